@@ -142,3 +142,6 @@ type TCPRouteList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []TCPRoute `json:"items"`
 }
+
+// Hub marks this version as the conversion hub (UDPRoute has no other version).
+func (*UDPRoute) Hub() {}

@@ -43,6 +43,7 @@ type TrafficSplitBackend struct {
 	Service string `json:"service"`
 	// Weight is relative to the other backends' weights (not a percentage).
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
 	Weight int `json:"weight"`
 }
 

@@ -1,0 +1,67 @@
+package v1alpha2
+
+import (
+	"strconv"
+
+	"sigs.k8s.io/controller-runtime/pkg/conversion"
+
+	"github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+)
+
+// ConvertTo converts this TrafficTarget to the hub version (v1alpha3). The
+// destination port, which v1alpha3 lacks, is kept in AnnotationDestinationPort.
+func (src *TrafficTarget) ConvertTo(dstRaw conversion.Hub) error {
+	dst := dstRaw.(*v1alpha3.TrafficTarget)
+	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
+	dst.Status = *src.Status.DeepCopy()
+	dst.Spec.Destination = subjectToHub(src.Spec.Destination)
+	if p := src.Spec.Destination.Port; p != nil {
+		common.SetAnnotation(&dst.Annotations, common.AnnotationDestinationPort, strconv.Itoa(int(*p)))
+	}
+	dst.Spec.Sources = nil
+	for _, s := range src.Spec.Sources {
+		dst.Spec.Sources = append(dst.Spec.Sources, subjectToHub(s))
+	}
+	dst.Spec.Rules = nil
+	for _, r := range src.Spec.Rules {
+		dst.Spec.Rules = append(dst.Spec.Rules, v1alpha3.TrafficTargetRule{Kind: r.Kind, Name: r.Name, Matches: copyStrings(r.Matches)})
+	}
+	return nil
+}
+
+// ConvertFrom converts the hub version (v1alpha3) to this version.
+func (dst *TrafficTarget) ConvertFrom(srcRaw conversion.Hub) error {
+	src := srcRaw.(*v1alpha3.TrafficTarget)
+	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
+	dst.Status = *src.Status.DeepCopy()
+	dst.Spec.Destination = subjectFromHub(src.Spec.Destination)
+	if port, ok := common.DestinationPort(dst.Annotations); ok {
+		dst.Spec.Destination.Port = &port
+		common.SetAnnotation(&dst.Annotations, common.AnnotationDestinationPort, "")
+	}
+	dst.Spec.Sources = nil
+	for _, s := range src.Spec.Sources {
+		dst.Spec.Sources = append(dst.Spec.Sources, subjectFromHub(s))
+	}
+	dst.Spec.Rules = nil
+	for _, r := range src.Spec.Rules {
+		dst.Spec.Rules = append(dst.Spec.Rules, TrafficTargetRule{Kind: r.Kind, Name: r.Name, Matches: copyStrings(r.Matches)})
+	}
+	return nil
+}
+
+func subjectToHub(s IdentityBindingSubject) v1alpha3.IdentityBindingSubject {
+	return v1alpha3.IdentityBindingSubject{Kind: s.Kind, Name: s.Name, Namespace: s.Namespace}
+}
+
+func subjectFromHub(s v1alpha3.IdentityBindingSubject) IdentityBindingSubject {
+	return IdentityBindingSubject{Kind: s.Kind, Name: s.Name, Namespace: s.Namespace}
+}
+
+func copyStrings(in []string) []string {
+	if in == nil {
+		return nil
+	}
+	return append([]string{}, in...)
+}
