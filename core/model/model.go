@@ -1,0 +1,189 @@
+// Package model is smi-adapter's intermediate policy model: the contract
+// between core and the mesh adapters. It is plain data — versionless, already
+// validated, references resolved, defaults applied and sorted — with no
+// Kubernetes client and no I/O. Adapters never see SMI objects or versions.
+//
+// Semantics the model fixes once for every mesh:
+//   - Access is deny by default: an identity with no Grant gets nothing.
+//   - HTTPMatch.PathRegex is an RE2 regex written so that it means the same
+//     under full-match and under search semantics ("^(?:SMI regex).*$"): SMI's
+//     start-only anchoring is explicit.
+//   - Header regexes must match the whole header value (the narrower reading of
+//     SMI, so a mesh that matches whole values never allows more than SMI).
+//   - Empty Methods means every method; empty Ports means every port of the destination.
+//   - Split weights are exact relative integers, reduced by their gcd.
+package model
+
+import "fmt"
+
+// KeyKind says what a reconcile key stands for.
+type KeyKind string
+
+// Reconcile key kinds.
+const (
+	// KeyAccess is one destination identity (namespace/service account).
+	KeyAccess KeyKind = "Access"
+	// KeySplit is one root Service (namespace/name).
+	KeySplit KeyKind = "Split"
+	// KeyRoute is one route object (status only; routes feed Access and Split keys).
+	KeyRoute KeyKind = "Route"
+)
+
+// Key is the unit of reconciliation: small, so one change costs work
+// proportional to what it touches.
+type Key struct {
+	Kind      KeyKind `json:"kind"`
+	Namespace string  `json:"namespace"`
+	Name      string  `json:"name"`
+	// RouteKind is the route object's kind for KeyRoute keys.
+	RouteKind string `json:"routeKind,omitempty"`
+}
+
+func (k Key) String() string {
+	if k.RouteKind != "" {
+		return fmt.Sprintf("%s/%s/%s/%s", k.Kind, k.RouteKind, k.Namespace, k.Name)
+	}
+	return fmt.Sprintf("%s/%s/%s", k.Kind, k.Namespace, k.Name)
+}
+
+// ObjectRef names the SMI object a piece of the model came from.
+type ObjectRef struct {
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Generation int64  `json:"generation,omitempty"`
+}
+
+func (r ObjectRef) String() string { return r.Kind + " " + r.Namespace + "/" + r.Name }
+
+// Identity is a workload identity: a Kubernetes ServiceAccount.
+type Identity struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+func (i Identity) String() string { return i.Namespace + "/" + i.Name }
+
+// Protocol of a rule.
+type Protocol string
+
+// Protocols.
+const (
+	ProtocolHTTP Protocol = "HTTP"
+	ProtocolTCP  Protocol = "TCP"
+	ProtocolUDP  Protocol = "UDP"
+)
+
+// HTTPMatch selects HTTP requests. The zero value matches every request.
+type HTTPMatch struct {
+	// PathRegex is "" (any path) or "^(?:<SMI pathRegex>).*$".
+	PathRegex string `json:"pathRegex,omitempty"`
+	// Methods, upper case and sorted; empty means every method.
+	Methods []string `json:"methods,omitempty"`
+	// Headers are AND-ed, sorted by name (lower case).
+	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// IsAll reports whether the match selects every request.
+func (m HTTPMatch) IsAll() bool {
+	return m.PathRegex == "" && len(m.Methods) == 0 && len(m.Headers) == 0
+}
+
+// HeaderMatch requires a header whose whole value matches Regex (RE2).
+type HeaderMatch struct {
+	Name  string `json:"name"`
+	Regex string `json:"regex"`
+}
+
+// Rule is one kind of traffic a source may send to a destination.
+type Rule struct {
+	Protocol Protocol `json:"protocol"`
+	// Ports of the destination (container ports); empty means every port.
+	Ports []int32 `json:"ports,omitempty"`
+	// HTTP is set for HTTP rules.
+	HTTP *HTTPMatch `json:"http,omitempty"`
+	// Route and Match name where the rule came from (for names and messages).
+	Route ObjectRef `json:"route"`
+	Match string    `json:"match,omitempty"`
+}
+
+// Grant is what one source identity may send to the destination: any of Rules.
+type Grant struct {
+	Source Identity    `json:"source"`
+	Rules  []Rule      `json:"rules"`
+	From   []ObjectRef `json:"from"`
+}
+
+// AccessPolicy is everything the destination identity accepts. No Grants
+// means nothing is allowed: the mesh must deny all traffic to it.
+type AccessPolicy struct {
+	Destination Identity    `json:"destination"`
+	Workloads   Workloads   `json:"workloads"`
+	Grants      []Grant     `json:"grants,omitempty"`
+	From        []ObjectRef `json:"from,omitempty"`
+}
+
+// Workloads describes the pods that run as an identity, for meshes that
+// select workloads by labels rather than by service account.
+type Workloads struct {
+	// Selectors each select only pods that run as the identity; together they
+	// select all of them that could be selected exactly.
+	Selectors []map[string]string `json:"selectors,omitempty"`
+	// Exact is false when some pods running as the identity cannot be selected
+	// by labels without also selecting pods that run as another identity.
+	Exact bool `json:"exact"`
+	// Pods is the number of pods running as the identity.
+	Pods int `json:"pods"`
+	// Ports are the container ports those pods declare, sorted.
+	Ports []ContainerPort `json:"ports,omitempty"`
+}
+
+// ContainerPort is a port a workload declares.
+type ContainerPort struct {
+	Name     string `json:"name,omitempty"`
+	Port     int32  `json:"port"`
+	Protocol string `json:"protocol"`
+}
+
+// Service is a Kubernetes Service as the adapters need it.
+type Service struct {
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	Ports     []ServicePort `json:"ports,omitempty"`
+}
+
+// ServicePort is one port of a Service.
+type ServicePort struct {
+	Name        string `json:"name,omitempty"`
+	Port        int32  `json:"port"`
+	TargetPort  string `json:"targetPort,omitempty"`
+	Protocol    string `json:"protocol"`
+	AppProtocol string `json:"appProtocol,omitempty"`
+}
+
+// Backend is one weighted backend of a split.
+type Backend struct {
+	Service Service `json:"service"`
+	// Weight is relative to the other backends' weights; 0 means no traffic.
+	Weight int64 `json:"weight"`
+}
+
+// Split shifts traffic addressed to Root across Backends. When Matches is
+// not empty only matching requests are split; the rest go to Root as usual.
+// A split whose weights are all zero is not in the model: traffic stays on Root.
+type Split struct {
+	Root     Service     `json:"root"`
+	Backends []Backend   `json:"backends"`
+	Matches  []HTTPMatch `json:"matches,omitempty"`
+	From     ObjectRef   `json:"from"`
+}
+
+// Slice is the model for one reconcile key: what the adapter must make true
+// for it. A nil Access or Split means there is nothing to program for the
+// key: the adapter removes what it owns for it (for Access: deny everything
+// that was granted through it).
+type Slice struct {
+	Key    Key           `json:"key"`
+	Access *AccessPolicy `json:"access,omitempty"`
+	Split  *Split        `json:"split,omitempty"`
+}

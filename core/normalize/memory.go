@@ -1,0 +1,132 @@
+package normalize
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// Memory is a Source over a fixed set of objects (hub versions and core
+// objects), for the offline translator and the tests.
+type Memory struct {
+	targets  []*accessv1alpha3.TrafficTarget
+	splits   []*splitv1alpha4.TrafficSplit
+	groups   map[string]*specsv1alpha4.HTTPRouteGroup
+	tcp      map[string]*specsv1alpha4.TCPRoute
+	udp      map[string]*specsv1alpha4.UDPRoute
+	services map[string]*corev1.Service
+	pods     map[string][]*corev1.Pod
+}
+
+var _ Source = (*Memory)(nil)
+
+func nn(ns, name string) string { return ns + "/" + name }
+
+// NewMemory indexes hub-version SMI objects, Services and Pods. Objects
+// without a namespace are put in defaultNamespace.
+func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error) {
+	m := &Memory{groups: map[string]*specsv1alpha4.HTTPRouteGroup{}, tcp: map[string]*specsv1alpha4.TCPRoute{},
+		udp: map[string]*specsv1alpha4.UDPRoute{}, services: map[string]*corev1.Service{}, pods: map[string][]*corev1.Pod{}}
+	for _, o := range objs {
+		o = o.DeepCopyObject()
+		if mo, ok := o.(interface {
+			GetNamespace() string
+			SetNamespace(string)
+		}); ok && mo.GetNamespace() == "" {
+			mo.SetNamespace(defaultNamespace)
+		}
+		switch v := o.(type) {
+		case *accessv1alpha3.TrafficTarget:
+			m.targets = append(m.targets, v)
+		case *splitv1alpha4.TrafficSplit:
+			m.splits = append(m.splits, v)
+		case *specsv1alpha4.HTTPRouteGroup:
+			m.groups[nn(v.Namespace, v.Name)] = v
+		case *specsv1alpha4.TCPRoute:
+			m.tcp[nn(v.Namespace, v.Name)] = v
+		case *specsv1alpha4.UDPRoute:
+			m.udp[nn(v.Namespace, v.Name)] = v
+		case *corev1.Service:
+			m.services[nn(v.Namespace, v.Name)] = v
+		case *corev1.Pod:
+			m.pods[v.Namespace] = append(m.pods[v.Namespace], v)
+		default:
+			return nil, fmt.Errorf("unsupported object %T", o)
+		}
+	}
+	return m, nil
+}
+
+// HTTPRouteGroup implements Lookup.
+func (m *Memory) HTTPRouteGroup(ns, name string) *specsv1alpha4.HTTPRouteGroup {
+	return m.groups[nn(ns, name)]
+}
+
+// TCPRoute implements Lookup.
+func (m *Memory) TCPRoute(ns, name string) *specsv1alpha4.TCPRoute { return m.tcp[nn(ns, name)] }
+
+// UDPRoute implements Lookup.
+func (m *Memory) UDPRoute(ns, name string) *specsv1alpha4.UDPRoute { return m.udp[nn(ns, name)] }
+
+// Service implements Lookup.
+func (m *Memory) Service(ns, name string) *corev1.Service { return m.services[nn(ns, name)] }
+
+// Pods implements Lookup.
+func (m *Memory) Pods(ns string) []*corev1.Pod { return m.pods[ns] }
+
+// TrafficTargets implements Source.
+func (m *Memory) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTarget {
+	var out []*accessv1alpha3.TrafficTarget
+	for _, tt := range m.targets {
+		if AccessKey(tt) == key {
+			out = append(out, tt)
+		}
+	}
+	return out
+}
+
+// TrafficSplits implements Source.
+func (m *Memory) TrafficSplits(key model.Key) []*splitv1alpha4.TrafficSplit {
+	var out []*splitv1alpha4.TrafficSplit
+	for _, ts := range m.splits {
+		if SplitKey(ts) == key {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
+// Keys lists every reconcile key the objects feed, sorted.
+func (m *Memory) Keys() []model.Key {
+	seen := map[model.Key]bool{}
+	var keys []model.Key
+	add := func(k model.Key) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, tt := range m.targets {
+		add(AccessKey(tt))
+	}
+	for _, ts := range m.splits {
+		add(SplitKey(ts))
+	}
+	for _, g := range m.groups {
+		add(model.Key{Kind: model.KeyRoute, RouteKind: KindHTTPRouteGroup, Namespace: g.Namespace, Name: g.Name})
+	}
+	for _, r := range m.tcp {
+		add(model.Key{Kind: model.KeyRoute, RouteKind: KindTCPRoute, Namespace: r.Namespace, Name: r.Name})
+	}
+	for _, r := range m.udp {
+		add(model.Key{Kind: model.KeyRoute, RouteKind: KindUDPRoute, Namespace: r.Namespace, Name: r.Name})
+	}
+	SortKeys(keys)
+	return keys
+}

@@ -1,0 +1,141 @@
+package normalize
+
+import (
+	"maps"
+	"slices"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// perPodLabels differ between pods of one workload; a selector must not use them.
+var perPodLabels = []string{
+	"pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name",
+	"apps.kubernetes.io/pod-index", "pod-template-generation", "batch.kubernetes.io/job-completion-index",
+	"job-name", "batch.kubernetes.io/job-name", "controller-uid", "batch.kubernetes.io/controller-uid",
+}
+
+// Workloads finds label selectors that select exactly the pods running as id
+// among the pods of its namespace. It first tries one selector (the labels all
+// of them share); if that also selects pods of other identities, one selector
+// per group of pods with the same stable labels (one per workload, in practice).
+// Groups that cannot be selected exactly are left out and Exact is false.
+func Workloads(id model.Identity, pods []*corev1.Pod) model.Workloads {
+	var mine, others []*corev1.Pod
+	for _, p := range pods {
+		if p.Namespace != id.Namespace || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if serviceAccountOf(p) == id.Name {
+			mine = append(mine, p)
+		} else {
+			others = append(others, p)
+		}
+	}
+	out := model.Workloads{Exact: true, Pods: len(mine)}
+	if len(mine) == 0 {
+		return out
+	}
+	ports := map[model.ContainerPort]bool{}
+	for _, p := range mine {
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				proto := string(cp.Protocol)
+				if proto == "" {
+					proto = "TCP"
+				}
+				ports[model.ContainerPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: proto}] = true
+			}
+		}
+	}
+	out.Ports = slices.SortedFunc(maps.Keys(ports), func(a, b model.ContainerPort) int {
+		if a.Port != b.Port {
+			return int(a.Port - b.Port)
+		}
+		if a.Protocol != b.Protocol {
+			return compare(a.Protocol, b.Protocol)
+		}
+		return compare(a.Name, b.Name)
+	})
+
+	if sel := sharedLabels(mine); len(sel) > 0 && !selectsAny(sel, others) {
+		out.Selectors = []map[string]string{sel}
+		return out
+	}
+	groups := map[string][]*corev1.Pod{}
+	for _, p := range mine {
+		k := labels.Set(stable(p.Labels)).String()
+		groups[k] = append(groups[k], p)
+	}
+	keys := slices.Sorted(maps.Keys(groups))
+	for _, k := range keys {
+		sel := sharedLabels(groups[k])
+		if len(sel) == 0 || selectsAny(sel, others) {
+			out.Exact = false
+			continue
+		}
+		out.Selectors = append(out.Selectors, sel)
+	}
+	sort.SliceStable(out.Selectors, func(i, j int) bool {
+		return labels.Set(out.Selectors[i]).String() < labels.Set(out.Selectors[j]).String()
+	})
+	return out
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func serviceAccountOf(p *corev1.Pod) string {
+	if p.Spec.ServiceAccountName == "" {
+		return "default"
+	}
+	return p.Spec.ServiceAccountName
+}
+
+func stable(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l {
+		if !slices.Contains(perPodLabels, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// sharedLabels returns the stable labels every pod shares.
+func sharedLabels(pods []*corev1.Pod) map[string]string {
+	var sel map[string]string
+	for i, p := range pods {
+		s := stable(p.Labels)
+		if i == 0 {
+			sel = s
+			continue
+		}
+		for k, v := range sel {
+			if s[k] != v {
+				delete(sel, k)
+			}
+		}
+	}
+	return sel
+}
+
+func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
+	s := labels.SelectorFromSet(sel)
+	for _, p := range pods {
+		if s.Matches(labels.Set(p.Labels)) {
+			return true
+		}
+	}
+	return false
+}
