@@ -47,12 +47,18 @@ func (d *Diagnostic) Error() string {
 	return d.Message
 }
 
-// Problems gathers diagnostics per object.
+// Problems gathers diagnostics per object (keyed without the generation).
 type Problems map[ObjectRef]*multierror.Error
+
+func problemKey(ref ObjectRef) ObjectRef {
+	ref.Generation = 0
+	return ref
+}
 
 // Add records a diagnostic on its object.
 func (p Problems) Add(d *Diagnostic) {
-	p[d.Object] = multierror.Append(p[d.Object], d)
+	k := problemKey(d.Object)
+	p[k] = multierror.Append(p[k], d)
 }
 
 // Merge adds all of other's diagnostics.
@@ -66,7 +72,7 @@ func (p Problems) Merge(other Problems) {
 
 // Diagnostics returns the diagnostics recorded for one object, in order.
 func (p Problems) Diagnostics(ref ObjectRef) []*Diagnostic {
-	err := p[ref]
+	err := p[problemKey(ref)]
 	if err == nil {
 		return nil
 	}

@@ -1,0 +1,132 @@
+// Command smi-adapter keeps a service mesh's own resources in step with the
+// SMI objects in a cluster.
+//
+//	smi-adapter run --backend=NAME   controller, conversion webhook, probes, metrics
+//	smi-adapter version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/smi-adapter/smi-adapter/core/controller"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// backends is the explicit registry of mesh backends. Adapters are added here
+// by name as they land (adapters/istio, adapters/linkerd, adapters/consul).
+func backends() controller.Registry {
+	return controller.Registry{}
+}
+
+func main() {
+	if err := runMain(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "smi-adapter:", err)
+		os.Exit(1)
+	}
+}
+
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "run":
+		return run(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "help", "-h", "--help":
+		usage(stdout)
+		return nil
+	default:
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `usage: smi-adapter <command> [flags]
+
+commands:
+  run       watch SMI objects and program the mesh (--backend=NAME)
+  version   print the version`)
+}
+
+type kvFlag map[string]string
+
+func (f kvFlag) String() string { return fmt.Sprint(map[string]string(f)) }
+func (f kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	f[k] = v
+	return nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		backendName string
+		mo          controller.ManagerOptions
+		workers     int
+		settings    = kvFlag{}
+	)
+	fs.StringVar(&backendName, "backend", "", "mesh backend to program (required)")
+	fs.Var(settings, "backend-opt", "backend setting key=value (repeatable)")
+	fs.StringVar(&mo.MetricsBindAddress, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
+	fs.StringVar(&mo.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "/healthz and /readyz address (0 disables)")
+	fs.BoolVar(&mo.LeaderElection, "leader-elect", true, "elect a leader so that only one replica writes")
+	fs.StringVar(&mo.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: in-cluster namespace)")
+	fs.IntVar(&mo.WebhookPort, "webhook-port", 9443, "conversion webhook port")
+	fs.StringVar(&mo.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key for the webhook")
+	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "keys reconciled in parallel")
+	zo := zap.Options{}
+	zo.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := zap.New(zap.UseFlagOptions(&zo))
+	ctrl.SetLogger(log)
+
+	reg := backends()
+	if backendName == "" {
+		return fmt.Errorf("--backend is required (known: %s)", strings.Join(reg.Names(), ", "))
+	}
+	// An unknown backend fails before anything else starts: never a silent default.
+	if !reg.Has(backendName) {
+		_, err := reg.New(backendName, controller.Options{})
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	mgr, err := controller.NewManager(cfg, mo)
+	if err != nil {
+		return err
+	}
+	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings})
+	if err != nil {
+		return err
+	}
+	ctx = ctrl.SetupSignalHandler()
+	if err := controller.Setup(ctx, mgr, controller.Config{Backend: be, MaxConcurrentReconciles: workers}); err != nil {
+		return err
+	}
+	log.Info("starting", "backend", backendName, "version", version)
+	return mgr.Start(ctx)
+}

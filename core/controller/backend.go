@@ -1,0 +1,77 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// Backend makes one mesh match the model. Each adapter provides one and
+// asserts it at compile time: var _ controller.Backend = (*Backend)(nil).
+type Backend interface {
+	// Name is the name the backend is registered under (--backend).
+	Name() string
+	// Sync makes the mesh match the slice of one key: create or update what is
+	// desired, delete what smi-adapter owns for the key and no longer desires.
+	// A slice with no Access and no Split means nothing is desired for the key.
+	// It must never write to an object smi-adapter does not own. Problems it
+	// reports (e.g. a rule the mesh cannot express exactly, so it failed
+	// closed) land on the SMI objects named in them.
+	Sync(ctx context.Context, slice *model.Slice) (model.Problems, error)
+}
+
+// Options are what a backend constructor gets.
+type Options struct {
+	// Client reads and writes Kubernetes objects (nil for offline use).
+	Client client.Client
+	// Log is the backend's logger.
+	Log logr.Logger
+	// Settings are backend-specific flags (--backend-opt key=value).
+	Settings map[string]string
+}
+
+// Constructor builds a backend.
+type Constructor func(Options) (Backend, error)
+
+// Registry maps backend names to constructors. It is an explicit map built in
+// main: no init() side effects, and an unknown name is an error, never a fallback.
+type Registry map[string]Constructor
+
+// Names lists the registered backends, sorted.
+func (r Registry) Names() []string {
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Has reports whether name is registered.
+func (r Registry) Has(name string) bool {
+	_, ok := r[name]
+	return ok
+}
+
+// New builds the named backend.
+func (r Registry) New(name string, o Options) (Backend, error) {
+	c, ok := r[name]
+	if !ok {
+		known := "none are built in yet"
+		if len(r) > 0 {
+			known = "known: " + strings.Join(r.Names(), ", ")
+		}
+		return nil, fmt.Errorf("unknown backend %q (%s)", name, known)
+	}
+	b, err := c(o)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,76 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// Field indexes on the informer cache.
+const (
+	indexKey            = "smi.key"            // TrafficTarget/TrafficSplit -> model.Key.String()
+	indexRoutes         = "smi.routes"         // TrafficTarget/TrafficSplit -> "Kind/ns/name" of routes used
+	indexServices       = "smi.services"       // TrafficSplit -> "ns/name" of root and backends
+	indexServiceAccount = "smi.serviceaccount" // Pod -> "ns/serviceaccount"
+)
+
+func routeIndexValue(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
+
+func setupIndexes(ctx context.Context, fi client.FieldIndexer) error {
+	idx := []struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}{
+		{&accessv1alpha3.TrafficTarget{}, indexKey, func(o client.Object) []string {
+			return []string{normalize.AccessKey(o.(*accessv1alpha3.TrafficTarget)).String()}
+		}},
+		{&accessv1alpha3.TrafficTarget{}, indexRoutes, func(o client.Object) []string {
+			tt := o.(*accessv1alpha3.TrafficTarget)
+			out := make([]string, 0, len(tt.Spec.Rules))
+			for _, r := range tt.Spec.Rules {
+				out = append(out, routeIndexValue(r.Kind, tt.Namespace, r.Name))
+			}
+			return out
+		}},
+		{&splitv1alpha4.TrafficSplit{}, indexKey, func(o client.Object) []string {
+			return []string{normalize.SplitKey(o.(*splitv1alpha4.TrafficSplit)).String()}
+		}},
+		{&splitv1alpha4.TrafficSplit{}, indexRoutes, func(o client.Object) []string {
+			ts := o.(*splitv1alpha4.TrafficSplit)
+			out := make([]string, 0, len(ts.Spec.Matches))
+			for _, m := range ts.Spec.Matches {
+				out = append(out, routeIndexValue(m.Kind, ts.Namespace, m.Name))
+			}
+			return out
+		}},
+		{&splitv1alpha4.TrafficSplit{}, indexServices, func(o client.Object) []string {
+			ts := o.(*splitv1alpha4.TrafficSplit)
+			out := []string{ts.Namespace + "/" + ts.Spec.Service}
+			for _, b := range ts.Spec.Backends {
+				out = append(out, ts.Namespace+"/"+b.Service)
+			}
+			return out
+		}},
+		{&corev1.Pod{}, indexServiceAccount, func(o client.Object) []string {
+			p := o.(*corev1.Pod)
+			sa := p.Spec.ServiceAccountName
+			if sa == "" {
+				sa = "default"
+			}
+			return []string{p.Namespace + "/" + sa}
+		}},
+	}
+	for _, i := range idx {
+		if err := fi.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
+			return fmt.Errorf("index %T %s: %w", i.obj, i.field, err)
+		}
+	}
+	return nil
+}

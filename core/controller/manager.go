@@ -1,0 +1,112 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/smi-adapter/smi-adapter/core/apis"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+)
+
+// ManagerOptions configure the process-level parts: endpoints and leader election.
+type ManagerOptions struct {
+	MetricsBindAddress      string // "0" disables
+	HealthProbeBindAddress  string // "0" disables
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	WebhookHost             string
+	WebhookPort             int
+	WebhookCertDir          string
+	// SyncPeriod is the full resync period of the informers (0: controller-runtime's default).
+	SyncPeriod time.Duration
+}
+
+// NewScheme returns a scheme with the Kubernetes built-ins and every SMI version.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := apis.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewManager builds the controller-runtime manager smi-adapter runs in, with
+// the conversion webhook registered and health checks installed.
+func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	var syncPeriod *time.Duration
+	if o.SyncPeriod > 0 {
+		syncPeriod = &o.SyncPeriod
+	}
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "smi-adapter.smi-spec.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		WebhookServer:           webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir}),
+		Cache: cache.Options{
+			SyncPeriod:       syncPeriod,
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new manager: %w", err)
+	}
+	// The conversion webhook serves every multi-version SMI kind (UDPRoute has one version).
+	for _, hub := range []client.Object{&accessv1alpha3.TrafficTarget{}, &specsv1alpha4.HTTPRouteGroup{}, &specsv1alpha4.TCPRoute{}, &splitv1alpha4.TrafficSplit{}} {
+		if err := builder.WebhookManagedBy(mgr, hub).Complete(); err != nil {
+			return nil, fmt.Errorf("conversion webhook for %T: %w", hub, err)
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// slimPod keeps only what workload selection needs, so that caching every
+// pod of a large cluster stays cheap.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp, Generation: p.Generation},
+		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName},
+		Status: corev1.PodStatus{Phase: p.Status.Phase},
+	}
+	for _, c := range p.Spec.Containers {
+		out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+	}
+	return out, nil
+}

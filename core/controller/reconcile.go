@@ -1,0 +1,129 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// Reconciler reconciles one model.Key at a time.
+type Reconciler struct {
+	client   client.Client // reads from the cache, writes to the apiserver
+	backend  Backend
+	recorder recorder.EventRecorder
+}
+
+var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)
+
+// Reconcile builds the key's model slice, hands it to the backend and writes
+// the status of every SMI object that fed the key.
+func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Result, error) {
+	log := logf.FromContext(ctx).WithValues("key", key.String(), "backend", r.backend.Name())
+	ctx = logf.IntoContext(ctx, log)
+	start := time.Now()
+
+	src := &cacheSource{ctx: ctx, r: r.client}
+	slice, problems := normalize.Build(key, src)
+	origins := r.origins(ctx, key, src)
+	if src.err != nil {
+		reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), "error").Inc()
+		return reconcile.Result{}, fmt.Errorf("read cache: %w", src.err)
+	}
+
+	var syncErr error
+	if key.Kind != model.KeyRoute {
+		more, err := r.backend.Sync(ctx, slice)
+		if err != nil {
+			backendSyncErrors.WithLabelValues(r.backend.Name(), string(key.Kind)).Inc()
+			syncErr = err
+		}
+		problems.Merge(more)
+	}
+
+	var errs *multierror.Error
+	for _, obj := range origins {
+		ref := model.ObjectRef{Kind: kindOf(obj), Namespace: obj.GetNamespace(), Name: obj.GetName(), Generation: obj.GetGeneration()}
+		diags := problems.Diagnostics(ref)
+		conds := []metav1.Condition{acceptedCondition(obj.GetGeneration(), diags)}
+		if key.Kind != model.KeyRoute {
+			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), syncErr))
+		}
+		if _, err := r.writeStatus(ctx, obj, conds, diags); err != nil {
+			errs = multierror.Append(errs, err)
+		}
+	}
+	if syncErr != nil {
+		errs = multierror.Append(errs, fmt.Errorf("sync %s: %w", key, syncErr))
+	}
+	result := "success"
+	if errs.ErrorOrNil() != nil {
+		result = "error"
+	}
+	reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), result).Inc()
+	log.V(1).Info("reconciled", "objects", len(origins), "result", result, "duration", time.Since(start).String())
+	return reconcile.Result{}, errs.ErrorOrNil()
+}
+
+// origins lists the SMI objects whose status this key owns.
+func (r *Reconciler) origins(ctx context.Context, key model.Key, src *cacheSource) []client.Object {
+	var out []client.Object
+	switch key.Kind {
+	case model.KeyAccess:
+		for _, tt := range src.TrafficTargets(key) {
+			out = append(out, tt)
+		}
+	case model.KeySplit:
+		for _, ts := range src.TrafficSplits(key) {
+			out = append(out, ts)
+		}
+	case model.KeyRoute:
+		var obj client.Object
+		switch key.RouteKind {
+		case normalize.KindHTTPRouteGroup:
+			if o := src.HTTPRouteGroup(key.Namespace, key.Name); o != nil {
+				obj = o
+			}
+		case normalize.KindTCPRoute:
+			if o := src.TCPRoute(key.Namespace, key.Name); o != nil {
+				obj = o
+			}
+		case normalize.KindUDPRoute:
+			if o := src.UDPRoute(key.Namespace, key.Name); o != nil {
+				obj = o
+			}
+		}
+		if obj != nil {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *accessv1alpha3.TrafficTarget:
+		return normalize.KindTrafficTarget
+	case *splitv1alpha4.TrafficSplit:
+		return normalize.KindTrafficSplit
+	case *specsv1alpha4.HTTPRouteGroup:
+		return normalize.KindHTTPRouteGroup
+	case *specsv1alpha4.TCPRoute:
+		return normalize.KindTCPRoute
+	case *specsv1alpha4.UDPRoute:
+		return normalize.KindUDPRoute
+	}
+	return fmt.Sprintf("%T", obj)
+}

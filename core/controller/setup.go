@@ -1,0 +1,202 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// Config of the SMI controller.
+type Config struct {
+	Backend Backend
+	// MaxConcurrentReconciles is the number of keys reconciled in parallel.
+	MaxConcurrentReconciles int
+}
+
+// Setup registers the indexes, the watches and the keyed reconciler with mgr.
+func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
+	if cfg.Backend == nil {
+		return fmt.Errorf("no backend")
+	}
+	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	r := &Reconciler{client: mgr.GetClient(), backend: cfg.Backend, recorder: mgr.GetEventRecorder("smi-adapter")}
+	m := &mapper{c: mgr.GetClient()}
+	c := mgr.GetCache()
+	workers := cfg.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = 4
+	}
+	return builder.TypedControllerManagedBy[model.Key](mgr).
+		Named("smi").
+		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers}).
+		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
+			return []model.Key{normalize.AccessKey(o)}
+		}))).
+		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
+			return []model.Key{normalize.SplitKey(o)}
+		}))).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, keys(func(ctx context.Context, o *specsv1alpha4.HTTPRouteGroup) []model.Key {
+			return m.routeKeys(ctx, normalize.KindHTTPRouteGroup, o.Namespace, o.Name)
+		}))).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.TCPRoute{}, keys(func(ctx context.Context, o *specsv1alpha4.TCPRoute) []model.Key {
+			return m.routeKeys(ctx, normalize.KindTCPRoute, o.Namespace, o.Name)
+		}))).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.UDPRoute{}, keys(func(ctx context.Context, o *specsv1alpha4.UDPRoute) []model.Key {
+			return m.routeKeys(ctx, normalize.KindUDPRoute, o.Namespace, o.Name)
+		}))).
+		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, keys(func(ctx context.Context, o *corev1.Service) []model.Key {
+			return m.serviceKeys(ctx, o.Namespace, o.Name)
+		}))).
+		WatchesRawSource(source.TypedKind(c, &corev1.Pod{}, podHandler(m))).
+		Complete(r)
+}
+
+// mapper turns a change of a referenced object into the keys it affects,
+// through the cache indexes: cost proportional to what the change touches.
+type mapper struct{ c client.Reader }
+
+func (m *mapper) routeKeys(ctx context.Context, kind, ns, name string) []model.Key {
+	out := []model.Key{{Kind: model.KeyRoute, RouteKind: kind, Namespace: ns, Name: name}}
+	v := routeIndexValue(kind, ns, name)
+	var tts accessv1alpha3.TrafficTargetList
+	if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.MatchingFields{indexRoutes: v}); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficTargets by route", "route", v)
+	}
+	for i := range tts.Items {
+		out = append(out, normalize.AccessKey(&tts.Items[i]))
+	}
+	var tss splitv1alpha4.TrafficSplitList
+	if err := m.c.List(ctx, &tss, client.InNamespace(ns), client.MatchingFields{indexRoutes: v}); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficSplits by route", "route", v)
+	}
+	for i := range tss.Items {
+		out = append(out, normalize.SplitKey(&tss.Items[i]))
+	}
+	return out
+}
+
+func (m *mapper) serviceKeys(ctx context.Context, ns, name string) []model.Key {
+	var tss splitv1alpha4.TrafficSplitList
+	if err := m.c.List(ctx, &tss, client.InNamespace(ns), client.MatchingFields{indexServices: ns + "/" + name}); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficSplits by service", "service", ns+"/"+name)
+	}
+	var out []model.Key
+	for i := range tss.Items {
+		out = append(out, normalize.SplitKey(&tss.Items[i]))
+	}
+	return out
+}
+
+// podKeys: a pod matters only to the access key of its service account, and
+// only if some TrafficTarget names that account.
+func (m *mapper) podKeys(ctx context.Context, p *corev1.Pod) []model.Key {
+	sa := p.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	key := model.Key{Kind: model.KeyAccess, Namespace: p.Namespace, Name: sa}
+	var tts accessv1alpha3.TrafficTargetList
+	if err := m.c.List(ctx, &tts, client.InNamespace(p.Namespace), client.MatchingFields{indexKey: key.String()}); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficTargets by destination", "key", key.String())
+		return []model.Key{key}
+	}
+	if len(tts.Items) == 0 {
+		return nil
+	}
+	return []model.Key{key}
+}
+
+type queue = workqueue.TypedRateLimitingInterface[model.Key]
+
+// keys is an event handler that enqueues fn(object), and on update the keys
+// of both the old and the new object (a TrafficTarget whose destination
+// changed must also be reconciled under its old key, to remove what it granted).
+// Updates that change neither spec nor annotations (status writes) are dropped.
+func keys[T client.Object](fn func(context.Context, T) []model.Key) handler.TypedEventHandler[T, model.Key] {
+	add := func(ctx context.Context, q queue, ks []model.Key) {
+		for _, k := range ks {
+			q.Add(k)
+		}
+	}
+	return handler.TypedFuncs[T, model.Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[T], q queue) { add(ctx, q, fn(ctx, e.Object)) },
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[T], q queue) {
+			if e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() && e.ObjectNew.GetGeneration() != 0 &&
+				maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()) {
+				return // status or label change of an object with a spec generation
+			}
+			ks := fn(ctx, e.ObjectOld)
+			for _, k := range fn(ctx, e.ObjectNew) {
+				if !slices.Contains(ks, k) {
+					ks = append(ks, k)
+				}
+			}
+			add(ctx, q, ks)
+		},
+		DeleteFunc:  func(ctx context.Context, e event.TypedDeleteEvent[T], q queue) { add(ctx, q, fn(ctx, e.Object)) },
+		GenericFunc: func(ctx context.Context, e event.TypedGenericEvent[T], q queue) { add(ctx, q, fn(ctx, e.Object)) },
+	}
+}
+
+// podHandler enqueues on pod create/delete and on changes that move a pod in
+// or out of a selection: labels, service account, terminal phase, ports.
+func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
+	return handler.TypedFuncs[*corev1.Pod, model.Key]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Pod], q queue) {
+			for _, k := range m.podKeys(ctx, e.Object) {
+				q.Add(k)
+			}
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
+			o, n := e.ObjectOld, e.ObjectNew
+			if maps.Equal(o.Labels, n.Labels) && o.Spec.ServiceAccountName == n.Spec.ServiceAccountName &&
+				terminal(o) == terminal(n) && equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
+				return
+			}
+			for _, k := range m.podKeys(ctx, n) {
+				q.Add(k)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {
+			for _, k := range m.podKeys(ctx, e.Object) {
+				q.Add(k)
+			}
+		},
+	}
+}
+
+func terminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+func containerPorts(p *corev1.Pod) [][]corev1.ContainerPort {
+	out := make([][]corev1.ContainerPort, len(p.Spec.Containers))
+	for i, c := range p.Spec.Containers {
+		out[i] = c.Ports
+	}
+	return out
+}
+
+var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)

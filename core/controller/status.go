@@ -1,0 +1,108 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// maxMessage bounds a condition message (the API allows 32768 bytes).
+const maxMessage = 4096
+
+// statusOf returns the status block of an SMI hub object.
+func statusOf(obj client.Object) *common.Status {
+	switch o := obj.(type) {
+	case *accessv1alpha3.TrafficTarget:
+		return &o.Status
+	case *splitv1alpha4.TrafficSplit:
+		return &o.Status
+	case *specsv1alpha4.HTTPRouteGroup:
+		return &o.Status
+	case *specsv1alpha4.TCPRoute:
+		return &o.Status
+	case *specsv1alpha4.UDPRoute:
+		return &o.Status
+	}
+	panic(fmt.Sprintf("statusOf: %T is not an SMI hub object", obj))
+}
+
+// acceptedCondition summarises an object's diagnostics: False with the first
+// error's reason when it has errors, else True (warnings in the message).
+func acceptedCondition(gen int64, diags []*model.Diagnostic) metav1.Condition {
+	c := metav1.Condition{Type: common.ConditionAccepted, Status: metav1.ConditionTrue, Reason: model.ReasonAccepted, ObservedGeneration: gen}
+	var errs, warns []string
+	for _, d := range diags {
+		if d.Severity == model.SeverityError {
+			if len(errs) == 0 {
+				c.Status, c.Reason = metav1.ConditionFalse, d.Reason
+			}
+			errs = append(errs, d.Error())
+		} else {
+			warns = append(warns, d.Error())
+		}
+	}
+	switch {
+	case len(errs) > 0:
+		c.Message = strings.Join(append(errs, warns...), "; ")
+	case len(warns) > 0:
+		c.Message = "Accepted with warnings: " + strings.Join(warns, "; ")
+	default:
+		c.Message = "Valid and all references resolved"
+	}
+	if len(c.Message) > maxMessage {
+		c.Message = c.Message[:maxMessage-3] + "..."
+	}
+	return c
+}
+
+func programmedCondition(gen int64, backend string, syncErr error) metav1.Condition {
+	if syncErr != nil {
+		msg := fmt.Sprintf("backend %s: %v", backend, syncErr)
+		if len(msg) > maxMessage {
+			msg = msg[:maxMessage-3] + "..."
+		}
+		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: "BackendError", Message: msg, ObservedGeneration: gen}
+	}
+	return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed",
+		Message: fmt.Sprintf("backend %s is in sync", backend), ObservedGeneration: gen}
+}
+
+// writeStatus sets the conditions on obj and patches its status when they
+// changed; it emits Events for an Accepted condition that changed and is not
+// plainly True. It returns whether it wrote.
+func (r *Reconciler) writeStatus(ctx context.Context, obj client.Object, conds []metav1.Condition, diags []*model.Diagnostic) (bool, error) {
+	before := obj.DeepCopyObject().(client.Object)
+	st := statusOf(obj)
+	for _, c := range conds {
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+	if equality.Semantic.DeepEqual(statusOf(before).Conditions, st.Conditions) {
+		return false, nil
+	}
+	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
+		return false, fmt.Errorf("patch status of %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	statusWrites.WithLabelValues(kindOf(obj)).Inc()
+	prev := meta.FindStatusCondition(statusOf(before).Conditions, common.ConditionAccepted)
+	now := meta.FindStatusCondition(st.Conditions, common.ConditionAccepted)
+	changed := prev == nil || prev.Status != now.Status || prev.Reason != now.Reason || prev.Message != now.Message
+	if r.recorder != nil && changed {
+		for _, d := range diags {
+			typ := corev1.EventTypeWarning
+			r.recorder.Eventf(obj, nil, typ, d.Reason, "Validate", "%s", d.Error())
+		}
+	}
+	return true, nil
+}
