@@ -1,0 +1,197 @@
+// Package harness starts the real servers smi-adapter's integration tests run
+// against: kube-apiserver and etcd (built from source into bin/ by `make tools`)
+// through controller-runtime's envtest, with smi-adapter's CRDs installed and
+// its conversion webhook served by a real manager in the test process.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/smi-adapter/smi-adapter/core/controller"
+)
+
+// Versions of the servers the harness expects in bin/ (see the Makefile).
+const (
+	KubeVersion = "1.37.2"
+	EtcdVersion = "3.6.16"
+)
+
+// RepoRoot finds the repository root (the directory with the main go.mod).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && containsModule(b) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("repository root not found (no go.mod of github.com/smi-adapter/smi-adapter above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+func containsModule(gomod []byte) bool {
+	const want = "module github.com/smi-adapter/smi-adapter\n"
+	return len(gomod) >= len(want) && string(gomod[:len(want)]) == want
+}
+
+// Assets returns the folder with kube-apiserver, etcd and kubectl: the
+// KUBEBUILDER_ASSETS environment variable, else bin/ of the repository. A
+// missing binary is an error that says how to build it: tests never skip.
+func Assets() (string, error) {
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(root, "bin", fmt.Sprintf("envtest-k8s%s-etcd%s", KubeVersion, EtcdVersion))
+	}
+	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return "", fmt.Errorf("test server %s missing in %s: run `make tools` (builds kube-apiserver %s and etcd %s from source): %w", b, dir, KubeVersion, EtcdVersion, err)
+		}
+	}
+	return dir, nil
+}
+
+// Env is a running control plane with smi-adapter's CRDs and webhook.
+type Env struct {
+	Env     *envtest.Environment
+	Config  *rest.Config
+	Scheme  *runtime.Scheme
+	Client  client.Client // direct, uncached
+	Manager manager.Manager
+	// StartTime is how long the control plane took to start (CRDs installed).
+	StartTime time.Duration
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+// Options of Start.
+type Options struct {
+	// Backend, when set, runs the SMI controller with it in the manager.
+	Backend controller.Backend
+	// ExtraCRDPaths are installed next to crds/ (e.g. a mesh's CRDs).
+	ExtraCRDPaths []string
+}
+
+// Start starts etcd and kube-apiserver, installs the CRDs, and runs a manager
+// serving the conversion webhook (and the controller, with Options.Backend).
+// Always call Stop, also when Start fails part way.
+func Start(o Options) (*Env, error) {
+	assets, err := Assets()
+	if err != nil {
+		return nil, err
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Scheme: scheme}
+	e.Env = &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		Scheme:                scheme,
+		CRDInstallOptions: envtest.CRDInstallOptions{
+			Paths:              append([]string{filepath.Join(root, "crds")}, o.ExtraCRDPaths...),
+			ErrorIfPathMissing: true,
+			Scheme:             scheme,
+		},
+		ErrorIfCRDPathMissing: true,
+	}
+	start := time.Now()
+	cfg, err := e.Env.Start()
+	if err != nil {
+		return e, fmt.Errorf("start control plane: %w", err)
+	}
+	e.StartTime = time.Since(start)
+	e.Config = cfg
+	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return e, err
+	}
+	wh := e.Env.WebhookInstallOptions
+	mgr, err := controller.NewManager(cfg, controller.ManagerOptions{
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		WebhookHost: wh.LocalServingHost, WebhookPort: wh.LocalServingPort, WebhookCertDir: wh.LocalServingCertDir,
+		SyncPeriod: time.Hour,
+	})
+	if err != nil {
+		return e, err
+	}
+	e.Manager = mgr
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	if o.Backend != nil {
+		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend}); err != nil {
+			return e, err
+		}
+	}
+	e.done = make(chan error, 1)
+	go func() { e.done <- mgr.Start(ctx) }()
+	if err := waitWebhook(ctx, mgr); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func waitWebhook(ctx context.Context, mgr manager.Manager) error {
+	check := mgr.GetWebhookServer().StartedChecker()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if check(nil) == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("conversion webhook did not start within 30s")
+}
+
+// Stop stops the manager and the control plane (also after a failed Start).
+func (e *Env) Stop() error {
+	if e == nil {
+		return nil
+	}
+	var errs []error
+	if e.cancel != nil {
+		e.cancel()
+		if e.done != nil {
+			select {
+			case err := <-e.done:
+				if err != nil {
+					errs = append(errs, err)
+				}
+			case <-time.After(30 * time.Second):
+				errs = append(errs, errors.New("manager did not stop within 30s"))
+			}
+		}
+	}
+	if e.Env != nil {
+		if err := e.Env.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
