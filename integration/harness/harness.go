@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -107,6 +108,9 @@ func Start(o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
 	e := &Env{Scheme: scheme}
 	e.Env = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
@@ -194,4 +198,19 @@ func (e *Env) Stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// StartBare starts a control plane with nothing installed, for tests that
+// install things the way a user does (kubectl apply). Stop it with Stop.
+func StartBare() (*envtest.Environment, error) {
+	assets, err := Assets()
+	if err != nil {
+		return nil, err
+	}
+	e := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if _, err := e.Start(); err != nil {
+		_ = e.Stop()
+		return nil, fmt.Errorf("start control plane: %w", err)
+	}
+	return e, nil
 }

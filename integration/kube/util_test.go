@@ -52,3 +52,18 @@ func create(t *testing.T, objs ...client.Object) {
 		}
 	}
 }
+
+func readAll(r interface{ Read([]byte) (int, error) }) (string, error) {
+	if r == nil {
+		return "", nil
+	}
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String(), nil
+		}
+	}
+}
