@@ -29,10 +29,12 @@ build: ## build the smi-adapter binary into bin/
 
 test: tools ## everything CI runs: unit, golden, fuzz seeds, integration on a real kube-apiserver
 	$(GO) vet ./...
-	$(GO) run ./hack/gotest -- -count=1 ./...
+	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
+	$(GO) test -json -count=1 ./... | $(BIN)/testsummary
 
 test-unit: ## unit and golden tests only (no servers)
-	$(GO) test -count=1 -short ./core/... ./adapters/... ./cmd/...
+	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
+	$(GO) test -json -count=1 ./core/... ./cmd/... | $(BIN)/testsummary
 
 bench: ## Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
