@@ -1,0 +1,207 @@
+// Package conformance holds SMI scenarios as data and a runner that asks a
+// judge what a mesh would do. A scenario is SMI YAML (any version, plus
+// Services and Pods) and the decisions SMI requires: "source x calling METHOD
+// PATH with headers H on destination d:port is allowed/denied" and "requests
+// to root r with headers H are split across backends in ratio …".
+//
+// Each backend supplies a judge that answers from what that mesh really does
+// with the resources smi-adapter writes (its own engine wherever one runs
+// here); the model judge answers from core's model and is the reference.
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/smi-adapter/smi-adapter/core/apis"
+)
+
+// Scenario is one conformance case.
+type Scenario struct {
+	Name string `json:"name"`
+	// Rule is the SMI rule the scenario exercises.
+	Rule string `json:"rule"`
+	// Objects is a multi-document YAML stream of SMI objects (any version),
+	// Services and Pods; objects without a namespace go to "default".
+	Objects string          `json:"objects"`
+	Access  []AccessRequest `json:"access,omitempty"`
+	Split   []SplitRequest  `json:"split,omitempty"`
+	// File the scenario was read from.
+	File string `json:"-"`
+}
+
+// AccessRequest is one call from a source identity to a destination identity.
+type AccessRequest struct {
+	// From and To are "namespace/serviceaccount".
+	From string `json:"from"`
+	To   string `json:"to"`
+	Port int32  `json:"port"`
+	// Protocol is HTTP (default), TCP (raw TCP, no HTTP) or UDP.
+	Protocol string            `json:"protocol,omitempty"`
+	Method   string            `json:"method,omitempty"`
+	Path     string            `json:"path,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Allow    bool              `json:"allow"`
+}
+
+func (r AccessRequest) String() string {
+	proto := r.Protocol
+	if proto == "" {
+		proto = "HTTP"
+	}
+	s := fmt.Sprintf("%s -> %s:%d %s", r.From, r.To, r.Port, proto)
+	if proto == "HTTP" {
+		s += " " + r.Method + " " + r.Path
+	}
+	if len(r.Headers) > 0 {
+		s += " " + headerString(r.Headers)
+	}
+	return s
+}
+
+// SplitRequest is one HTTP request a client sends to a root Service.
+type SplitRequest struct {
+	// Root is "namespace/service".
+	Root    string            `json:"root"`
+	Port    int32             `json:"port"`
+	Method  string            `json:"method,omitempty"`
+	Path    string            `json:"path,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Backends are the Services the request is spread over, with relative
+	// weights; only the ratios matter. A request that is not split goes to
+	// the root: {rootName: 1}.
+	Backends map[string]int64 `json:"backends"`
+}
+
+func (r SplitRequest) String() string {
+	s := fmt.Sprintf("%s:%d %s %s", r.Root, r.Port, r.Method, r.Path)
+	if len(r.Headers) > 0 {
+		s += " " + headerString(r.Headers)
+	}
+	return s
+}
+
+func headerString(h map[string]string) string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + h[k]
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// Judge says what a mesh does with the resources smi-adapter writes.
+type Judge interface {
+	Name() string
+	// Load prepares the judge for a scenario's objects (hub versions, Services, Pods).
+	Load(objs []runtime.Object) error
+	// Allowed says whether the mesh lets the request through.
+	Allowed(AccessRequest) (bool, error)
+	// Split says over which Services, in which ratio, the mesh spreads the request.
+	Split(SplitRequest) (map[string]int64, error)
+}
+
+// Load reads every scenario in dir, strictly (unknown fields are errors).
+func Load(dir string) ([]Scenario, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Scenario
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var s Scenario
+		if err := yaml.UnmarshalStrict(b, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		s.File = filepath.Base(f)
+		if s.Name == "" || s.Rule == "" || len(s.Access)+len(s.Split) == 0 {
+			return nil, fmt.Errorf("%s: a scenario needs a name, a rule and at least one expectation", f)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Decode decodes a scenario's objects and converts SMI objects to their hubs.
+func (s Scenario) Decode() ([]runtime.Object, error) {
+	scheme := runtime.NewScheme()
+	if err := apis.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	docs, err := apis.DecodeYAML(scheme, bytes.NewReader([]byte(s.Objects)))
+	if err != nil {
+		return nil, err
+	}
+	var out []runtime.Object
+	for _, d := range docs {
+		if d.GVK.Group == "" {
+			out = append(out, d.Object)
+			continue
+		}
+		hub, err := apis.ToHub(scheme, d.Object, d.GVK)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hub)
+	}
+	return out, nil
+}
+
+// SameRatios reports whether two weight maps describe the same split: the
+// same Services with non-zero weight, in the same proportions.
+func SameRatios(a, b map[string]int64) bool {
+	nz := func(m map[string]int64) map[string]int64 {
+		out := map[string]int64{}
+		for k, v := range m {
+			if v != 0 {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	a, b = nz(a), nz(b)
+	if len(a) != len(b) || len(a) == 0 {
+		return len(a) == len(b)
+	}
+	var sa, sb big.Int
+	for _, v := range a {
+		sa.Add(&sa, big.NewInt(v))
+	}
+	for _, v := range b {
+		sb.Add(&sb, big.NewInt(v))
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok {
+			return false
+		}
+		// va/sa == vb/sb  <=>  va*sb == vb*sa
+		var l, r big.Int
+		l.Mul(big.NewInt(va), &sb)
+		r.Mul(big.NewInt(vb), &sa)
+		if l.Cmp(&r) != 0 {
+			return false
+		}
+	}
+	return true
+}
