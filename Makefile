@@ -17,7 +17,7 @@ export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 
-.PHONY: all build test test-unit test-integration bench fuzz lint generate manifests verify tools demo clean help
+.PHONY: all build test test-unit bench fuzz lint generate manifests goldens verify tools demo clean help
 
 all: build
 
@@ -39,10 +39,12 @@ test-unit: ## unit and golden tests only (no servers)
 bench: ## Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
 
-fuzz: ## run each fuzz target for FUZZTIME
-	@for t in $$($(GO) test -list '^Fuzz' ./core/apis/... | grep ^Fuzz); do \
-	  pkg=$$($(GO) test -list "^$$t$$" ./core/apis/... 2>/dev/null | grep -B0 '^ok' | awk '{print $$2}' | head -1); \
-	  echo "fuzz $$t ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; done
+# package:target pairs; go test -fuzz takes one target of one package at a time.
+FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	@for pt in $(FUZZ_TARGETS); do pkg=$${pt%%:*}; t=$${pt##*:}; \
+	  echo "fuzz $$t in $$pkg for $(FUZZTIME)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -52,11 +54,12 @@ generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden f
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./core/apis/... output:crd:artifacts:config=crds
 	$(GO) run ./hack/crdconversion crds
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./adapters/... output:rbac:artifacts:config=deploy/base/rbac
 
 manifests: generate ## alias of generate: CRD manifests in crds/
 
-goldens: ## regenerate every golden file (-update)
-	$(GO) test -count=1 ./core/... -run 'Golden' -update
+goldens: ## regenerate every golden file and report (-update)
+	$(GO) test -count=1 ./core/... ./integration/conformance/... -run 'Golden|ModelJudge' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true
