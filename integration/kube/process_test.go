@@ -14,6 +14,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 )
 
@@ -42,6 +45,8 @@ func httpGet(url string) (int, string, error) {
 // /healthz, /readyz and Prometheus metrics with smi-adapter's own counters.
 func TestManagerEndpointsAndLeaderElection(t *testing.T) {
 	ns := namespace(t)
+	// Something to reconcile, so that smi-adapter's counters have a sample.
+	create(t, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tcp"}})
 	metricsAddr, probeAddr, webhookAddr := freePort(t), freePort(t), freePort(t)
 	_, portStr, _ := net.SplitHostPort(webhookAddr)
 	webhookPort, _ := strconv.Atoi(portStr)
