@@ -17,6 +17,8 @@ import (
 type Memory struct {
 	targets  []*accessv1alpha3.TrafficTarget
 	splits   []*splitv1alpha4.TrafficSplit
+	byAccess map[model.Key][]*accessv1alpha3.TrafficTarget
+	bySplit  map[model.Key][]*splitv1alpha4.TrafficSplit
 	groups   map[string]*specsv1alpha4.HTTPRouteGroup
 	tcp      map[string]*specsv1alpha4.TCPRoute
 	udp      map[string]*specsv1alpha4.UDPRoute
@@ -32,7 +34,8 @@ func nn(ns, name string) string { return ns + "/" + name }
 // without a namespace are put in defaultNamespace.
 func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error) {
 	m := &Memory{groups: map[string]*specsv1alpha4.HTTPRouteGroup{}, tcp: map[string]*specsv1alpha4.TCPRoute{},
-		udp: map[string]*specsv1alpha4.UDPRoute{}, services: map[string]*corev1.Service{}, pods: map[string][]*corev1.Pod{}}
+		udp: map[string]*specsv1alpha4.UDPRoute{}, byAccess: map[model.Key][]*accessv1alpha3.TrafficTarget{},
+		bySplit: map[model.Key][]*splitv1alpha4.TrafficSplit{}, services: map[string]*corev1.Service{}, pods: map[string][]*corev1.Pod{}}
 	for _, o := range objs {
 		o = o.DeepCopyObject()
 		if mo, ok := o.(interface {
@@ -44,8 +47,10 @@ func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error)
 		switch v := o.(type) {
 		case *accessv1alpha3.TrafficTarget:
 			m.targets = append(m.targets, v)
+			m.byAccess[AccessKey(v)] = append(m.byAccess[AccessKey(v)], v)
 		case *splitv1alpha4.TrafficSplit:
 			m.splits = append(m.splits, v)
+			m.bySplit[SplitKey(v)] = append(m.bySplit[SplitKey(v)], v)
 		case *specsv1alpha4.HTTPRouteGroup:
 			m.groups[nn(v.Namespace, v.Name)] = v
 		case *specsv1alpha4.TCPRoute:
@@ -82,24 +87,12 @@ func (m *Memory) Pods(ns string) []*corev1.Pod { return m.pods[ns] }
 
 // TrafficTargets implements Source.
 func (m *Memory) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTarget {
-	var out []*accessv1alpha3.TrafficTarget
-	for _, tt := range m.targets {
-		if AccessKey(tt) == key {
-			out = append(out, tt)
-		}
-	}
-	return out
+	return m.byAccess[key]
 }
 
 // TrafficSplits implements Source.
 func (m *Memory) TrafficSplits(key model.Key) []*splitv1alpha4.TrafficSplit {
-	var out []*splitv1alpha4.TrafficSplit
-	for _, ts := range m.splits {
-		if SplitKey(ts) == key {
-			out = append(out, ts)
-		}
-	}
-	return out
+	return m.bySplit[key]
 }
 
 // Keys lists every reconcile key the objects feed, sorted.
