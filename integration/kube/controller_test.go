@@ -251,3 +251,42 @@ func TestPodsDriveWorkloadSelection(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMovedTargetIsWithdrawnFromOldDestination: when a TrafficTarget's
+// destination changes, the old destination's key is reconciled too and loses
+// the grant — access never stays wider than the SMI objects say.
+func TestMovedTargetIsWithdrawnFromOldDestination(t *testing.T) {
+	ns := namespace(t)
+	create(t, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tcp"}})
+	tt := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "t"},
+		Spec: accessv1alpha3.TrafficTargetSpec{
+			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "old"},
+			Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "TCPRoute", Name: "tcp"}},
+			Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "web"}},
+		}}
+	create(t, tt)
+	oldKey := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: "old"}
+	newKey := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: "new"}
+	eventually(t, wait, func() error {
+		if s, _ := backend.last(oldKey); s == nil || s.Access == nil || len(s.Access.Grants) != 1 {
+			return fmt.Errorf("old destination not granted yet: %+v", s)
+		}
+		return nil
+	})
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(tt), tt); err != nil {
+		t.Fatal(err)
+	}
+	tt.Spec.Destination.Name = "new"
+	if err := env.Client.Update(context.Background(), tt); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, wait, func() error {
+		if s, _ := backend.last(oldKey); s.Access != nil {
+			return fmt.Errorf("old destination still has %+v", s.Access.Grants)
+		}
+		if s, _ := backend.last(newKey); s == nil || s.Access == nil || len(s.Access.Grants) != 1 {
+			return fmt.Errorf("new destination not granted: %+v", s)
+		}
+		return nil
+	})
+}
