@@ -38,28 +38,16 @@ func (dst *HTTPRouteGroup) ConvertFrom(srcRaw conversion.Hub) error {
 	return common.SaveHubSpec(&dst.Annotations, hasHeaders, v1alpha4.LostHTTP{Matches: src.Spec.Matches})
 }
 
-// ConvertTo converts this TCPRoute to the hub version (v1alpha4). v1alpha3
-// has no ports: a TCPRoute read in v1alpha3 and written back gets its ports
-// back from common.AnnotationHubSpec.
+// ConvertTo converts this TCPRoute to the hub version (v1alpha4); ports of
+// an object read in v1alpha1 come back from common.AnnotationHubSpec.
 func (src *TCPRoute) ConvertTo(dstRaw conversion.Hub) error {
-	dst := dstRaw.(*v1alpha4.TCPRoute)
-	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
-	dst.Status = *src.Status.DeepCopy()
-	var lost v1alpha4.LostTCP
-	dst.Spec = v1alpha4.TCPRouteSpec{}
-	if common.TakeHubSpec(&dst.Annotations, &lost) {
-		dst.Spec.Matches = lost.Matches
-	}
+	v1alpha4.TCPToHub(&src.ObjectMeta, &src.Status, dstRaw.(*v1alpha4.TCPRoute))
 	return nil
 }
 
 // ConvertFrom converts the hub version (v1alpha4) to this version.
 func (dst *TCPRoute) ConvertFrom(srcRaw conversion.Hub) error {
-	src := srcRaw.(*v1alpha4.TCPRoute)
-	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
-	dst.Status = *src.Status.DeepCopy()
-	m := src.Spec.Matches
-	return common.SaveHubSpec(&dst.Annotations, m.Name != "" || len(m.Ports) > 0, v1alpha4.LostTCP{Matches: *m.DeepCopy()})
+	return v1alpha4.TCPFromHub(srcRaw.(*v1alpha4.TCPRoute), &dst.ObjectMeta, &dst.Status)
 }
 
 func copyStrings(in []string) []string {

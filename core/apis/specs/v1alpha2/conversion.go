@@ -3,7 +3,6 @@ package v1alpha2
 import (
 	"sigs.k8s.io/controller-runtime/pkg/conversion"
 
-	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	"github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 )
 
@@ -32,28 +31,16 @@ func (dst *HTTPRouteGroup) ConvertFrom(srcRaw conversion.Hub) error {
 	return nil
 }
 
-// ConvertTo converts this TCPRoute to the hub version (v1alpha4). v1alpha3
-// has no ports: a TCPRoute read in v1alpha3 and written back gets its ports
-// back from common.AnnotationHubSpec.
+// ConvertTo converts this TCPRoute to the hub version (v1alpha4); ports of
+// an object read in v1alpha2 come back from common.AnnotationHubSpec.
 func (src *TCPRoute) ConvertTo(dstRaw conversion.Hub) error {
-	dst := dstRaw.(*v1alpha4.TCPRoute)
-	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
-	dst.Status = *src.Status.DeepCopy()
-	var lost v1alpha4.LostTCP
-	dst.Spec = v1alpha4.TCPRouteSpec{}
-	if common.TakeHubSpec(&dst.Annotations, &lost) {
-		dst.Spec.Matches = lost.Matches
-	}
+	v1alpha4.TCPToHub(&src.ObjectMeta, &src.Status, dstRaw.(*v1alpha4.TCPRoute))
 	return nil
 }
 
 // ConvertFrom converts the hub version (v1alpha4) to this version.
 func (dst *TCPRoute) ConvertFrom(srcRaw conversion.Hub) error {
-	src := srcRaw.(*v1alpha4.TCPRoute)
-	dst.ObjectMeta = *src.ObjectMeta.DeepCopy()
-	dst.Status = *src.Status.DeepCopy()
-	m := src.Spec.Matches
-	return common.SaveHubSpec(&dst.Annotations, m.Name != "" || len(m.Ports) > 0, v1alpha4.LostTCP{Matches: *m.DeepCopy()})
+	return v1alpha4.TCPFromHub(srcRaw.(*v1alpha4.TCPRoute), &dst.ObjectMeta, &dst.Status)
 }
 
 func copyStrings(in []string) []string {

@@ -1,6 +1,12 @@
 package v1alpha4
 
-import "slices"
+import (
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+)
 
 // LostHTTP is what an HTTPRouteGroup version without header matches cannot
 // hold; it travels in common.AnnotationHubSpec while such a client has the object.
@@ -41,4 +47,26 @@ func RestoreHeaders(ms []HTTPMatch, saved []HTTPMatch) {
 			break
 		}
 	}
+}
+
+// TCPToHub fills a hub TCPRoute from an older version's metadata and status:
+// those versions have no ports, so the ports of an object the client read come
+// back from common.AnnotationHubSpec.
+func TCPToHub(meta *metav1.ObjectMeta, status *common.Status, dst *TCPRoute) {
+	dst.ObjectMeta = *meta.DeepCopy()
+	dst.Status = *status.DeepCopy()
+	dst.Spec = TCPRouteSpec{}
+	var lost LostTCP
+	if common.TakeHubSpec(&dst.Annotations, &lost) {
+		dst.Spec.Matches = lost.Matches
+	}
+}
+
+// TCPFromHub gives an older version's metadata and status for a hub TCPRoute,
+// keeping its port matches in common.AnnotationHubSpec.
+func TCPFromHub(src *TCPRoute, meta *metav1.ObjectMeta, status *common.Status) error {
+	*meta = *src.ObjectMeta.DeepCopy()
+	*status = *src.Status.DeepCopy()
+	m := src.Spec.Matches
+	return common.SaveHubSpec(&meta.Annotations, m.Name != "" || len(m.Ports) > 0, LostTCP{Matches: *m.DeepCopy()})
 }
