@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 )
 
@@ -26,7 +27,9 @@ var version = "dev"
 // backends is the explicit registry of mesh backends. Adapters are added here
 // by name as they land (adapters/istio, adapters/linkerd, adapters/consul).
 func backends() controller.Registry {
-	return controller.Registry{}
+	return controller.Registry{
+		istio.Name: istio.New,
+	}
 }
 
 func main() {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/core/model"
@@ -24,6 +26,20 @@ type Backend interface {
 	// reports (e.g. a rule the mesh cannot express exactly, so it failed
 	// closed) land on the SMI objects named in them.
 	Sync(ctx context.Context, slice *model.Slice) (model.Problems, error)
+}
+
+// Watcher is implemented by backends that write Kubernetes objects. The
+// controller watches each kind and reconciles the keys Map returns, so that
+// an edit of an object smi-adapter owns is repaired (drift) and a foreign
+// object that competes with ours is noticed.
+type Watcher interface {
+	Watches() []Watch
+}
+
+// Watch is one kind a backend wants watched, and how its objects map to keys.
+type Watch struct {
+	GVK schema.GroupVersionKind
+	Map func(obj *unstructured.Unstructured) []model.Key
 }
 
 // Options are what a backend constructor gets.

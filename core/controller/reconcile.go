@@ -44,13 +44,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	}
 
 	var syncErr error
+	backendProblems := model.Problems{}
 	if key.Kind != model.KeyRoute {
 		more, err := r.backend.Sync(ctx, slice)
 		if err != nil {
 			backendSyncErrors.WithLabelValues(r.backend.Name(), string(key.Kind)).Inc()
 			syncErr = err
 		}
-		problems.Merge(more)
+		backendProblems.Merge(more)
 	}
 
 	var errs *multierror.Error
@@ -59,7 +60,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		diags := problems.Diagnostics(ref)
 		conds := []metav1.Condition{acceptedCondition(obj.GetGeneration(), diags)}
 		if key.Kind != model.KeyRoute {
-			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), syncErr))
+			bd := backendProblems.Diagnostics(ref)
+			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), syncErr, bd))
+			diags = append(diags, bd...)
 		}
 		if _, err := r.writeStatus(ctx, obj, conds, diags); err != nil {
 			errs = multierror.Append(errs, err)

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,7 +49,15 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	if workers <= 0 {
 		workers = 4
 	}
-	return builder.TypedControllerManagedBy[model.Key](mgr).
+	b := builder.TypedControllerManagedBy[model.Key](mgr)
+	if w, ok := cfg.Backend.(Watcher); ok {
+		for _, watch := range w.Watches() {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(watch.GVK)
+			b = b.WatchesRawSource(source.TypedKind(c, u, keys(func(_ context.Context, o *unstructured.Unstructured) []model.Key { return watch.Map(o) })))
+		}
+	}
+	return b.
 		Named("smi").
 		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers}).
 		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {

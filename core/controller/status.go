@@ -67,7 +67,29 @@ func acceptedCondition(gen int64, diags []*model.Diagnostic) metav1.Condition {
 	return c
 }
 
-func programmedCondition(gen int64, backend string, syncErr error) metav1.Condition {
+// programmedCondition: False on a sync error, or with the first error the
+// backend reported for the object (e.g. UnsupportedMatch: it failed closed);
+// True otherwise, with the backend's warnings in the message.
+func programmedCondition(gen int64, backend string, syncErr error, diags []*model.Diagnostic) metav1.Condition {
+	var errs, warns []string
+	reason := ""
+	for _, d := range diags {
+		if d.Severity == model.SeverityError {
+			if reason == "" {
+				reason = d.Reason
+			}
+			errs = append(errs, d.Error())
+		} else {
+			warns = append(warns, d.Error())
+		}
+	}
+	if syncErr == nil && len(errs) > 0 {
+		msg := fmt.Sprintf("backend %s: %s", backend, strings.Join(append(errs, warns...), "; "))
+		if len(msg) > maxMessage {
+			msg = msg[:maxMessage-3] + "..."
+		}
+		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: gen}
+	}
 	if syncErr != nil {
 		msg := fmt.Sprintf("backend %s: %v", backend, syncErr)
 		if len(msg) > maxMessage {
@@ -75,8 +97,14 @@ func programmedCondition(gen int64, backend string, syncErr error) metav1.Condit
 		}
 		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: "BackendError", Message: msg, ObservedGeneration: gen}
 	}
-	return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed",
-		Message: fmt.Sprintf("backend %s is in sync", backend), ObservedGeneration: gen}
+	msg := fmt.Sprintf("backend %s is in sync", backend)
+	if len(warns) > 0 {
+		msg += " with warnings: " + strings.Join(warns, "; ")
+		if len(msg) > maxMessage {
+			msg = msg[:maxMessage-3] + "..."
+		}
+	}
+	return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed", Message: msg, ObservedGeneration: gen}
 }
 
 // writeStatus sets the conditions on obj and patches its status when they
@@ -95,9 +123,14 @@ func (r *Reconciler) writeStatus(ctx context.Context, obj client.Object, conds [
 		return false, fmt.Errorf("patch status of %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	statusWrites.WithLabelValues(kindOf(obj)).Inc()
-	prev := meta.FindStatusCondition(statusOf(before).Conditions, common.ConditionAccepted)
-	now := meta.FindStatusCondition(st.Conditions, common.ConditionAccepted)
-	changed := prev == nil || prev.Status != now.Status || prev.Reason != now.Reason || prev.Message != now.Message
+	changed := false
+	for _, typ := range []string{common.ConditionAccepted, common.ConditionProgrammed} {
+		prev := meta.FindStatusCondition(statusOf(before).Conditions, typ)
+		now := meta.FindStatusCondition(st.Conditions, typ)
+		if now != nil && (prev == nil || prev.Status != now.Status || prev.Reason != now.Reason || prev.Message != now.Message) {
+			changed = true
+		}
+	}
 	if r.recorder != nil && changed {
 		for _, d := range diags {
 			typ := corev1.EventTypeWarning

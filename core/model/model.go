@@ -14,7 +14,10 @@
 //   - Split weights are exact relative integers, reduced by their gcd.
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // KeyKind says what a reconcile key stands for.
 type KeyKind string
@@ -37,6 +40,18 @@ type Key struct {
 	Name      string  `json:"name"`
 	// RouteKind is the route object's kind for KeyRoute keys.
 	RouteKind string `json:"routeKind,omitempty"`
+}
+
+// ParseKey reads a key written by Key.String.
+func ParseKey(s string) (Key, error) {
+	parts := strings.Split(s, "/")
+	switch {
+	case len(parts) == 3 && (parts[0] == string(KeyAccess) || parts[0] == string(KeySplit)):
+		return Key{Kind: KeyKind(parts[0]), Namespace: parts[1], Name: parts[2]}, nil
+	case len(parts) == 4 && parts[0] == string(KeyRoute):
+		return Key{Kind: KeyRoute, RouteKind: parts[1], Namespace: parts[2], Name: parts[3]}, nil
+	}
+	return Key{}, fmt.Errorf("not a reconcile key: %q", s)
 }
 
 func (k Key) String() string {
@@ -176,6 +191,9 @@ type Split struct {
 	Backends []Backend   `json:"backends"`
 	Matches  []HTTPMatch `json:"matches,omitempty"`
 	From     ObjectRef   `json:"from"`
+	// Hints are the TrafficSplit's annotations that a mesh may honour (e.g.
+	// Flagger's Istio gateways), without smi-adapter's and kubectl's own.
+	Hints map[string]string `json:"hints,omitempty"`
 }
 
 // Slice is the model for one reconcile key: what the adapter must make true

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -63,7 +64,7 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 		return nil
 	}
 	root := service(rootSvc)
-	out := &model.Split{Root: root, From: ref}
+	out := &model.Split{Root: root, From: ref, Hints: hints(ts.Annotations)}
 
 	var matches []model.HTTPMatch
 	for i, m := range ts.Spec.Matches {
@@ -187,6 +188,20 @@ func portNumbers(s model.Service) []int32 {
 	out := make([]int32, len(s.Ports))
 	for i, p := range s.Ports {
 		out[i] = p.Port
+	}
+	return out
+}
+
+func hints(annotations map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range annotations {
+		if strings.HasPrefix(k, "conversion.smi-adapter.io/") || strings.HasPrefix(k, "kubectl.kubernetes.io/") {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
 	}
 	return out
 }

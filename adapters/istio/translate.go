@@ -1,0 +1,514 @@
+// Package istio is smi-adapter's Istio backend: TrafficSplits become
+// VirtualServices (networking.istio.io/v1), TrafficTargets become ALLOW
+// AuthorizationPolicies (security.istio.io/v1). Translate is pure (model in,
+// Istio objects out); Backend applies the result with the shared kubesink.
+package istio
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	networkingapi "istio.io/api/networking/v1alpha3"
+	securityapi "istio.io/api/security/v1beta1"
+	typeapi "istio.io/api/type/v1beta1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// GatewaysAnnotation is Flagger's hint: a JSON list of gateways the
+// VirtualService binds to (include "mesh" to keep in-mesh traffic).
+const GatewaysAnnotation = "VirtualService.v1alpha3.networking.istio.io/spec.gateways"
+
+// Diagnostic reasons of the Istio backend.
+const (
+	ReasonUnsupportedMatch = "UnsupportedMatch"
+	ReasonSelectorNotExact = "SelectorNotExact"
+	ReasonInvalidHint      = "InvalidHint"
+)
+
+// Identity modes for AuthorizationPolicy sources.
+const (
+	IdentityServiceAccounts = "serviceAccounts" // source.serviceAccounts "<ns>/<sa>" (Istio >= 1.25)
+	IdentityPrincipals      = "principals"      // source.principals "<trust-domain>/ns/<ns>/sa/<sa>"
+)
+
+// Weight modes for VirtualService routes.
+const (
+	WeightsExact   = "exact"   // the exact SMI ratio as relative integers (Istio >= 1.15)
+	WeightsPercent = "percent" // integers summing to 100 (older Istio), largest remainder
+)
+
+// Options of the Istio translation.
+type Options struct {
+	ClusterDomain string // default cluster.local
+	TrustDomain   string // default cluster.local (Istio's meshConfig.trustDomain)
+	Identity      string // IdentityServiceAccounts (default) or IdentityPrincipals
+	Weights       string // WeightsExact (default) or WeightsPercent
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = "cluster.local"
+	}
+	if o.TrustDomain == "" {
+		o.TrustDomain = "cluster.local"
+	}
+	if o.Identity == "" {
+		o.Identity = IdentityServiceAccounts
+	}
+	if o.Weights == "" {
+		o.Weights = WeightsExact
+	}
+	return o
+}
+
+// Validate reports a bad option.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if o.Identity != IdentityServiceAccounts && o.Identity != IdentityPrincipals {
+		return fmt.Errorf("identity: %q is neither %s nor %s", o.Identity, IdentityServiceAccounts, IdentityPrincipals)
+	}
+	if o.Weights != WeightsExact && o.Weights != WeightsPercent {
+		return fmt.Errorf("weights: %q is neither %s nor %s", o.Weights, WeightsExact, WeightsPercent)
+	}
+	return nil
+}
+
+// Result of translating one slice.
+type Result struct {
+	Objects  []kubesink.Object
+	Problems model.Problems
+}
+
+// Translate turns one model slice into Istio objects. It is pure and
+// deterministic. What Istio cannot express exactly is left out (fail closed)
+// and reported as a problem on the SMI objects concerned.
+func Translate(slice *model.Slice, opts Options) Result {
+	o := opts.withDefaults()
+	res := Result{Problems: model.Problems{}}
+	if slice.Split != nil {
+		if vs := virtualService(slice.Split, o, res.Problems); vs != nil {
+			res.Objects = append(res.Objects, kubesink.Object{Obj: vs, Sources: []model.ObjectRef{slice.Split.From}})
+		}
+	}
+	if slice.Access != nil {
+		res.Objects = append(res.Objects, authorizationPolicies(slice.Access, o, res.Problems)...)
+	}
+	return res
+}
+
+// VirtualServiceName is the name of the VirtualService written for a root Service.
+func VirtualServiceName(root string) string { return root + "-smi-split" }
+
+// AuthorizationPolicyName is the name of the i-th AuthorizationPolicy of an identity.
+func AuthorizationPolicyName(sa string, i int) string {
+	if i == 0 {
+		return sa + "-smi-access"
+	}
+	return fmt.Sprintf("%s-smi-access-%d", sa, i)
+}
+
+func fqdn(svc model.Service, o Options) string {
+	return svc.Name + "." + svc.Namespace + ".svc." + o.ClusterDomain
+}
+
+// portKind says how Istio treats a Service port: its protocol comes from
+// appProtocol, else from the port name's prefix; otherwise it is sniffed.
+type portKind int
+
+const (
+	portHTTP portKind = iota
+	portTCP
+	portSniffed // Istio detects HTTP at run time: write both routes
+	portUDP
+)
+
+func classify(p model.ServicePort) portKind {
+	if p.Protocol == "UDP" {
+		return portUDP
+	}
+	proto := strings.ToLower(p.AppProtocol)
+	if proto == "" {
+		proto, _, _ = strings.Cut(strings.ToLower(p.Name), "-")
+	}
+	switch proto {
+	case "http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c":
+		return portHTTP
+	case "tcp", "tls", "https", "mongo", "mysql", "redis":
+		return portTCP
+	}
+	return portSniffed
+}
+
+func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.VirtualService {
+	vs := &networkingv1.VirtualService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: VirtualServiceName(sp.Root.Name)},
+	}
+	vs.Spec.Hosts = []string{fqdn(sp.Root, o)}
+	if raw, ok := sp.Hints[GatewaysAnnotation]; ok {
+		var gws []string
+		if err := json.Unmarshal([]byte(raw), &gws); err != nil {
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonInvalidHint,
+				Field: "metadata.annotations[" + GatewaysAnnotation + "]", Message: "not a JSON list of gateway names; ignored: " + err.Error()})
+		} else {
+			vs.Spec.Gateways = gws
+		}
+	}
+	for _, rp := range sp.Root.Ports {
+		kind := classify(rp)
+		if kind == portUDP {
+			continue // Istio does not route UDP
+		}
+		dests := weighted(sp, rp, o)
+		if len(dests) == 0 {
+			continue
+		}
+		if kind == portHTTP || kind == portSniffed {
+			vs.Spec.Http = append(vs.Spec.Http, httpRoutes(sp, rp, dests, o)...)
+		}
+		if (kind == portTCP || kind == portSniffed) && len(sp.Matches) == 0 {
+			// Matches are HTTP matches: opaque TCP never matches them and stays on the root.
+			var rd []*networkingapi.RouteDestination
+			for _, d := range dests {
+				rd = append(rd, &networkingapi.RouteDestination{Destination: d.Destination, Weight: d.Weight})
+			}
+			vs.Spec.Tcp = append(vs.Spec.Tcp, &networkingapi.TCPRoute{
+				Match: []*networkingapi.L4MatchAttributes{{Port: uint32(rp.Port)}},
+				Route: rd,
+			})
+		}
+	}
+	if len(vs.Spec.Http) == 0 && len(vs.Spec.Tcp) == 0 {
+		return nil // nothing to split on any port: traffic stays on the root
+	}
+	return vs
+}
+
+func httpRoutes(sp *model.Split, rp model.ServicePort, dests []*networkingapi.HTTPRouteDestination, o Options) []*networkingapi.HTTPRoute {
+	port := uint32(rp.Port)
+	if len(sp.Matches) == 0 {
+		return []*networkingapi.HTTPRoute{{
+			Name:  fmt.Sprintf("split-%d", rp.Port),
+			Match: []*networkingapi.HTTPMatchRequest{{Port: port}},
+			Route: dests,
+		}}
+	}
+	var mr []*networkingapi.HTTPMatchRequest
+	for _, m := range sp.Matches {
+		mr = append(mr, matchRequests(m, port)...)
+	}
+	return []*networkingapi.HTTPRoute{
+		{Name: fmt.Sprintf("split-%d", rp.Port), Match: mr, Route: dests},
+		{ // everything else goes to the root Service as usual
+			Name:  fmt.Sprintf("root-%d", rp.Port),
+			Match: []*networkingapi.HTTPMatchRequest{{Port: port}},
+			Route: []*networkingapi.HTTPRouteDestination{{Destination: &networkingapi.Destination{
+				Host: fqdn(sp.Root, o), Port: &networkingapi.PortSelector{Number: port}}}},
+		},
+	}
+}
+
+// matchRequests: Istio's method holds one value, so a match with several
+// methods becomes one match request per method (OR-ed); regexes are full-match
+// in Istio and the model's are written for full match already.
+func matchRequests(m model.HTTPMatch, port uint32) []*networkingapi.HTTPMatchRequest {
+	base := func() *networkingapi.HTTPMatchRequest {
+		r := &networkingapi.HTTPMatchRequest{Port: port}
+		if m.PathRegex != "" {
+			r.Uri = &networkingapi.StringMatch{MatchType: &networkingapi.StringMatch_Regex{Regex: m.PathRegex}}
+		}
+		for _, h := range m.Headers {
+			if r.Headers == nil {
+				r.Headers = map[string]*networkingapi.StringMatch{}
+			}
+			r.Headers[h.Name] = &networkingapi.StringMatch{MatchType: &networkingapi.StringMatch_Regex{Regex: h.Regex}}
+		}
+		return r
+	}
+	if len(m.Methods) == 0 {
+		return []*networkingapi.HTTPMatchRequest{base()}
+	}
+	var out []*networkingapi.HTTPMatchRequest
+	for _, meth := range m.Methods {
+		r := base()
+		r.Method = &networkingapi.StringMatch{MatchType: &networkingapi.StringMatch_Exact{Exact: meth}}
+		out = append(out, r)
+	}
+	return out
+}
+
+// weighted lists the backends that serve the root port, with Istio weights.
+func weighted(sp *model.Split, rp model.ServicePort, o Options) []*networkingapi.HTTPRouteDestination {
+	var names []string
+	var ws []int64
+	for _, b := range sp.Backends {
+		serves := false
+		for _, bp := range b.Service.Ports {
+			serves = serves || (bp.Port == rp.Port && bp.Protocol == rp.Protocol)
+		}
+		if serves {
+			names = append(names, fqdn(b.Service, o))
+			ws = append(ws, b.Weight)
+		}
+	}
+	var total int64
+	for _, w := range ws {
+		total += w
+	}
+	if total == 0 {
+		return nil
+	}
+	var iw []int32
+	if o.Weights == WeightsPercent {
+		iw = Percent(ws)
+	} else {
+		iw = exactInt32(ws)
+	}
+	out := make([]*networkingapi.HTTPRouteDestination, len(names))
+	for i, n := range names {
+		out[i] = &networkingapi.HTTPRouteDestination{
+			Destination: &networkingapi.Destination{Host: n, Port: &networkingapi.PortSelector{Number: uint32(rp.Port)}},
+			Weight:      iw[i],
+		}
+	}
+	return out
+}
+
+// exactInt32 reduces relative weights by their gcd; they fit int32 because
+// the API bounds each weight by 2^31-1.
+func exactInt32(ws []int64) []int32 {
+	g := new(big.Int)
+	for _, w := range ws {
+		g.GCD(nil, nil, g, big.NewInt(w))
+	}
+	d := g.Int64()
+	if d == 0 {
+		d = 1
+	}
+	out := make([]int32, len(ws))
+	for i, w := range ws {
+		out[i] = int32(w / d)
+	}
+	return out
+}
+
+// Percent turns relative weights into integers that sum to 100 by the
+// largest-remainder method, with two guarantees: a backend with weight 0 gets
+// 0, and a backend with a positive weight gets at least 1 (so 1,1,1,0 becomes
+// 34,33,33,0 — never 33,33,33,1).
+func Percent(ws []int64) []int32 {
+	out := make([]int32, len(ws))
+	var total int64
+	positive := 0
+	for _, w := range ws {
+		total += w
+		if w > 0 {
+			positive++
+		}
+	}
+	if total == 0 {
+		return out
+	}
+	type rem struct {
+		i int
+		r *big.Rat
+	}
+	var rems []rem
+	sum := int32(0)
+	for i, w := range ws {
+		if w == 0 {
+			continue
+		}
+		exact := new(big.Rat).SetFrac(big.NewInt(w*100), big.NewInt(total))
+		fl := new(big.Int).Quo(exact.Num(), exact.Denom())
+		out[i] = int32(fl.Int64())
+		rems = append(rems, rem{i, new(big.Rat).Sub(exact, new(big.Rat).SetInt(fl))})
+		sum += out[i]
+	}
+	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r.Cmp(rems[b].r) > 0 })
+	for k := 0; sum < 100; k = (k + 1) % len(rems) {
+		out[rems[k].i]++
+		sum++
+	}
+	// Every positive weight gets at least 1, taken from the largest shares.
+	for i, w := range ws {
+		if w > 0 && out[i] == 0 && positive <= 100 {
+			out[i] = 1
+			j := largest(out, i)
+			out[j]--
+		}
+	}
+	return out
+}
+
+func largest(v []int32, except int) int {
+	best := -1
+	for i := range v {
+		if i != except && (best < 0 || v[i] > v[best]) {
+			best = i
+		}
+	}
+	return best
+}
+
+// authorizationPolicies: one ALLOW policy per exact workload selector of the
+// destination identity. The ALLOW policy itself closes the workloads to
+// everything it does not list (SMI's deny by default).
+func authorizationPolicies(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Object {
+	rules := accessRules(pol, o, p)
+	if !pol.Workloads.Exact {
+		for _, ref := range pol.From {
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonSelectorNotExact, Message: fmt.Sprintf(
+				"Istio selects workloads by labels and some pods running as %s share all their labels with pods of other service accounts; those pods are not covered by an AuthorizationPolicy — give them a distinguishing label",
+				pol.Destination)})
+		}
+	}
+	var out []kubesink.Object
+	for i, sel := range pol.Workloads.Selectors {
+		ap := &securityv1.AuthorizationPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: pol.Destination.Namespace, Name: AuthorizationPolicyName(pol.Destination.Name, i)},
+		}
+		ap.Spec.Selector = &typeapi.WorkloadSelector{MatchLabels: sel}
+		ap.Spec.Action = securityapi.AuthorizationPolicy_ALLOW
+		ap.Spec.Rules = rules
+		out = append(out, kubesink.Object{Obj: ap, Sources: pol.From})
+	}
+	return out
+}
+
+// accessRules turns grants into Istio rules. Rules with the same "to" and
+// "when" are merged across sources (at most 16 service accounts per source entry).
+func accessRules(pol *model.AccessPolicy, o Options, p model.Problems) []*securityapi.Rule {
+	type group struct {
+		to      *securityapi.Rule_To
+		when    []*securityapi.Condition
+		sources []string
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, g := range pol.Grants {
+		src := sourceName(g.Source, o)
+		for _, r := range g.Rules {
+			to, when, ok := ruleTarget(r, g.From, p)
+			if !ok {
+				continue
+			}
+			k := signature(to, when)
+			gr := groups[k]
+			if gr == nil {
+				gr = &group{to: to, when: when}
+				groups[k] = gr
+				order = append(order, k)
+			}
+			if !contains(gr.sources, src) {
+				gr.sources = append(gr.sources, src)
+			}
+		}
+	}
+	sort.Strings(order)
+	var rules []*securityapi.Rule
+	for _, k := range order {
+		gr := groups[k]
+		sort.Strings(gr.sources)
+		for start := 0; start < len(gr.sources); start += 16 {
+			end := min(start+16, len(gr.sources))
+			s := &securityapi.Source{}
+			if o.Identity == IdentityPrincipals {
+				s.Principals = gr.sources[start:end]
+			} else {
+				s.ServiceAccounts = gr.sources[start:end]
+			}
+			rule := &securityapi.Rule{From: []*securityapi.Rule_From{{Source: s}}, When: gr.when}
+			if gr.to != nil {
+				rule.To = []*securityapi.Rule_To{gr.to}
+			}
+			rules = append(rules, rule)
+		}
+	}
+	return rules
+}
+
+func sourceName(id model.Identity, o Options) string {
+	if o.Identity == IdentityPrincipals {
+		return o.TrustDomain + "/ns/" + id.Namespace + "/sa/" + id.Name
+	}
+	return id.Namespace + "/" + id.Name
+}
+
+// ruleTarget expresses one model rule as Istio's to/when, or reports why it
+// cannot (ok=false: the rule grants nothing in Istio — fail closed).
+func ruleTarget(r model.Rule, from []model.ObjectRef, p model.Problems) (*securityapi.Rule_To, []*securityapi.Condition, bool) {
+	unsupported := func(msg string) (*securityapi.Rule_To, []*securityapi.Condition, bool) {
+		for _, ref := range from {
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: msg})
+		}
+		return nil, nil, false
+	}
+	op := &securityapi.Operation{}
+	for _, port := range r.Ports {
+		op.Ports = append(op.Ports, strconv.Itoa(int(port)))
+	}
+	var when []*securityapi.Condition
+	switch r.Protocol {
+	case model.ProtocolUDP:
+		return unsupported(fmt.Sprintf("%s: Istio does not proxy UDP, so it can neither allow nor deny it; nothing is written for this rule", r.Route))
+	case model.ProtocolHTTP:
+		m := r.HTTP
+		if m.PathRegex != "" {
+			paths, err := PathPatterns(m.PathRegex)
+			if err != nil {
+				return unsupported(fmt.Sprintf("%s match %q: Istio authorization has no regex paths and %s cannot be written as exact or prefix paths (%v); this match grants nothing", r.Route, r.Match, m.PathRegex, err))
+			}
+			op.Paths = paths
+		}
+		op.Methods = append(op.Methods, m.Methods...)
+		for _, h := range m.Headers {
+			vals, err := ValuePatterns(h.Regex)
+			if err != nil {
+				return unsupported(fmt.Sprintf("%s match %q: header %s regex %q cannot be written as Istio exact/prefix/suffix values (%v); this match grants nothing", r.Route, r.Match, h.Name, h.Regex, err))
+			}
+			when = append(when, &securityapi.Condition{Key: "request.headers[" + h.Name + "]", Values: vals})
+		}
+	}
+	if r.Protocol == model.ProtocolHTTP && len(op.Paths) == 0 && len(op.Methods) == 0 {
+		// Keep the rule HTTP-only: without an HTTP field an Istio rule also
+		// admits raw TCP, which an HTTPRouteGroup never grants. "*" matches
+		// every request path.
+		op.Paths = []string{"*"}
+	}
+	if len(op.Ports) == 0 && len(op.Paths) == 0 && len(op.Methods) == 0 {
+		return nil, when, true // all traffic on every port (a TCPRoute without ports)
+	}
+	return &securityapi.Rule_To{Operation: op}, when, true
+}
+
+func signature(to *securityapi.Rule_To, when []*securityapi.Condition) string {
+	var b strings.Builder
+	if to != nil {
+		op := to.Operation
+		fmt.Fprintf(&b, "ports=%v paths=%v methods=%v", op.Ports, op.Paths, op.Methods)
+	}
+	for _, c := range when {
+		fmt.Fprintf(&b, " when %s=%v", c.Key, c.Values)
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

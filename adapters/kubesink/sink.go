@@ -1,0 +1,274 @@
+// Package kubesink makes a Kubernetes cluster hold exactly the native objects
+// a backend desires for one reconcile key, and nothing else of ours: it
+// creates what is missing, updates what drifted, skips what is already right
+// (no write at all), and prunes what it owns for the key and no longer wants.
+// It never writes to an object it does not own: a foreign object holding one
+// of our names is reported as a Conflict on the SMI objects it came from.
+// The Kubernetes-native backends (istio, linkerd) share it.
+package kubesink
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// Ownership marks on every object smi-adapter writes.
+const (
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	ManagedBy         = "smi-adapter"
+	LabelKeyHash      = "smi-adapter.io/key-hash"
+	AnnotationKey     = "smi-adapter.io/key"
+	AnnotationSources = "smi-adapter.io/sources"
+)
+
+// ReasonConflict is the diagnostic reason for a name held by a foreign object.
+const ReasonConflict = "Conflict"
+
+var writes = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "smi_adapter_native_writes_total",
+	Help: "Writes of mesh-native Kubernetes objects, by kind and operation (create, update, delete).",
+}, []string{"kind", "op"})
+
+func init() { ctrlmetrics.Registry.MustRegister(writes) }
+
+// Object is one desired native object.
+type Object struct {
+	// Obj is the object as the backend wants it (name, namespace, spec; labels it needs).
+	Obj client.Object
+	// Sources are the SMI objects it comes from (annotated on it; conflicts are reported on them).
+	Sources []model.ObjectRef
+	// Hold keeps the object as it is: neither written nor pruned (the backend
+	// found a reason not to touch it this time, e.g. a foreign claim on its host).
+	Hold bool
+}
+
+// Stats counts what one Apply did.
+type Stats struct {
+	Created, Updated, Deleted, Unchanged, Conflicts int
+}
+
+// Writes is the number of API writes.
+func (s Stats) Writes() int { return s.Created + s.Updated + s.Deleted }
+
+// Sink applies desired objects of the given kinds.
+type Sink struct {
+	Client client.Client // writes (and reads, normally through the cache)
+	// Kinds are every kind the backend writes; pruning looks at all of them.
+	Kinds []schema.GroupVersionKind
+}
+
+// KeyHash is the label value that marks objects written for key.
+func KeyHash(key model.Key) string {
+	sum := sha256.Sum256([]byte(key.String()))
+	return hex.EncodeToString(sum[:])[:32]
+}
+
+// Owned reports whether obj carries our ownership mark.
+func Owned(obj client.Object) bool { return obj.GetLabels()[LabelManagedBy] == ManagedBy }
+
+// Apply makes the cluster hold exactly desired for key. Problems are
+// conflicts (reported on the sources); the error is what should be retried.
+func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (model.Problems, Stats, error) {
+	log := logf.FromContext(ctx)
+	problems := model.Problems{}
+	var stats Stats
+	var errs *multierror.Error
+	hash := KeyHash(key)
+	wanted := map[string]bool{}
+	for _, d := range desired {
+		u, err := toUnstructured(d.Obj)
+		if err != nil {
+			errs = multierror.Append(errs, err)
+			continue
+		}
+		id := objectID(u.GroupVersionKind(), u.GetNamespace(), u.GetName())
+		wanted[id] = true
+		if d.Hold {
+			continue
+		}
+		mark(u, key, hash, d.Sources)
+		existing := &unstructured.Unstructured{}
+		existing.SetGroupVersionKind(u.GroupVersionKind())
+		err = s.Client.Get(ctx, client.ObjectKeyFromObject(u), existing)
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := s.Client.Create(ctx, u); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("create %s: %w", id, err))
+				continue
+			}
+			stats.Created++
+			writes.WithLabelValues(u.GetKind(), "create").Inc()
+			log.Info("created", "object", id)
+		case err != nil:
+			errs = multierror.Append(errs, fmt.Errorf("get %s: %w", id, err))
+		case !Owned(existing) || existing.GetAnnotations()[AnnotationKey] != key.String():
+			stats.Conflicts++
+			owner := "is not managed by smi-adapter"
+			if Owned(existing) {
+				owner = "is managed by smi-adapter for " + existing.GetAnnotations()[AnnotationKey]
+			}
+			for _, src := range d.Sources {
+				problems.Add(&model.Diagnostic{Object: src, Severity: model.SeverityError, Reason: ReasonConflict,
+					Message: fmt.Sprintf("%s %s/%s already exists and %s; smi-adapter does not overwrite it", u.GetKind(), u.GetNamespace(), u.GetName(), owner)})
+			}
+		case upToDate(existing, u):
+			stats.Unchanged++
+		default:
+			updated := existing.DeepCopy()
+			for k, v := range u.Object {
+				if k != "metadata" && k != "status" && k != "apiVersion" && k != "kind" {
+					updated.Object[k] = v
+				}
+			}
+			for k := range existing.Object {
+				if _, keep := u.Object[k]; !keep && k != "metadata" && k != "status" && k != "apiVersion" && k != "kind" {
+					delete(updated.Object, k)
+				}
+			}
+			labels, annotations := updated.GetLabels(), updated.GetAnnotations()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			maps.Copy(labels, u.GetLabels())
+			maps.Copy(annotations, u.GetAnnotations())
+			updated.SetLabels(labels)
+			updated.SetAnnotations(annotations)
+			if err := s.Client.Update(ctx, updated); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("update %s: %w", id, err))
+				continue
+			}
+			stats.Updated++
+			writes.WithLabelValues(u.GetKind(), "update").Inc()
+			log.Info("updated", "object", id)
+		}
+	}
+	// Prune what we own for this key and no longer want. Only when every
+	// desired object was handled: a failed create must not cost an existing object.
+	if errs.ErrorOrNil() == nil {
+		for _, gvk := range s.Kinds {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := s.Client.List(ctx, list, client.InNamespace(key.Namespace), client.MatchingLabels{LabelManagedBy: ManagedBy, LabelKeyHash: hash}); err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("list %s: %w", gvk.Kind, err))
+				continue
+			}
+			for i := range list.Items {
+				item := &list.Items[i]
+				id := objectID(gvk, item.GetNamespace(), item.GetName())
+				if wanted[id] || item.GetAnnotations()[AnnotationKey] != key.String() {
+					continue
+				}
+				if err := s.Client.Delete(ctx, item, client.Preconditions{UID: ptr(item.GetUID()), ResourceVersion: ptr(item.GetResourceVersion())}); err != nil && !apierrors.IsNotFound(err) {
+					errs = multierror.Append(errs, fmt.Errorf("delete %s: %w", id, err))
+					continue
+				}
+				stats.Deleted++
+				writes.WithLabelValues(gvk.Kind, "delete").Inc()
+				log.Info("deleted", "object", id)
+			}
+		}
+	}
+	return problems, stats, errs.ErrorOrNil()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func objectID(gvk schema.GroupVersionKind, ns, name string) string {
+	return gvk.Kind + " " + ns + "/" + name
+}
+
+// toUnstructured goes through JSON so that types with their own JSON
+// encoding (Istio's protobuf-backed specs) are encoded as the API expects.
+func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if gvk.Empty() {
+		return nil, fmt.Errorf("%T %s has no apiVersion/kind", obj, obj.GetName())
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	m := map[string]any{}
+	if err := utiljson.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	return u, nil
+}
+
+func mark(u *unstructured.Unstructured, key model.Key, hash string, sources []model.ObjectRef) {
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = ManagedBy
+	labels[LabelKeyHash] = hash
+	u.SetLabels(labels)
+	annotations := u.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AnnotationKey] = key.String()
+	srcs := make([]string, 0, len(sources))
+	for _, s := range sources {
+		srcs = append(srcs, s.String())
+	}
+	sort.Strings(srcs)
+	annotations[AnnotationSources] = strings.Join(slices.Compact(srcs), ", ")
+	u.SetAnnotations(annotations)
+}
+
+// upToDate: every top-level field we set equals the existing one, and our
+// labels and annotations are present with our values. Fields others add are ignored.
+func upToDate(existing, desired *unstructured.Unstructured) bool {
+	for k, v := range desired.Object {
+		if k == "metadata" || k == "apiVersion" || k == "kind" {
+			continue
+		}
+		if !equality.Semantic.DeepEqual(existing.Object[k], v) {
+			return false
+		}
+	}
+	for k := range existing.Object {
+		if _, ok := desired.Object[k]; !ok && k != "metadata" && k != "status" && k != "apiVersion" && k != "kind" {
+			return false
+		}
+	}
+	el, ea := existing.GetLabels(), existing.GetAnnotations()
+	for k, v := range desired.GetLabels() {
+		if el[k] != v {
+			return false
+		}
+	}
+	for k, v := range desired.GetAnnotations() {
+		if ea[k] != v {
+			return false
+		}
+	}
+	return true
+}
