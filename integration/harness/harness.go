@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -88,6 +90,11 @@ type Env struct {
 type Options struct {
 	// Backend, when set, runs the SMI controller with it in the manager.
 	Backend controller.Backend
+	// NewBackend, when set, builds the backend from the manager's client
+	// (as `smi-adapter run` does) and runs the controller with it.
+	NewBackend controller.Constructor
+	// Settings are passed to NewBackend.
+	Settings map[string]string
 	// ExtraCRDPaths are installed next to crds/ (e.g. a mesh's CRDs).
 	ExtraCRDPaths []string
 }
@@ -144,6 +151,13 @@ func Start(o Options) (*Env, error) {
 	e.Manager = mgr
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
+	if o.NewBackend != nil {
+		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), Log: mgr.GetLogger(), Settings: o.Settings})
+		if err != nil {
+			return e, err
+		}
+		o.Backend = b
+	}
 	if o.Backend != nil {
 		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend}); err != nil {
 			return e, err
@@ -213,4 +227,24 @@ func StartBare() (*envtest.Environment, error) {
 		return nil, fmt.Errorf("start control plane: %w", err)
 	}
 	return e, nil
+}
+
+// IstioCRDs returns the path of Istio's own CRDs, shipped in the istio.io/api
+// module the main module depends on.
+func IstioCRDs() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/api")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locate istio.io/api: %w", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(out)), "kubernetes", "customresourcedefinitions.gen.yaml")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("Istio CRDs: %w", err)
+	}
+	return path, nil
 }
