@@ -40,7 +40,8 @@ var (
 )
 
 // New builds the Istio backend. Settings (--backend-opt): cluster-domain,
-// trust-domain, identity (serviceAccounts|principals), weights (exact|percent).
+// trust-domain, identity (serviceAccounts|principals), weights (exact|percent),
+// default-access (allow|deny), root-namespace.
 func New(o controller.Options) (controller.Backend, error) {
 	opts := Options{}
 	for k, v := range o.Settings {
@@ -53,8 +54,12 @@ func New(o controller.Options) (controller.Backend, error) {
 			opts.Identity = v
 		case "weights":
 			opts.Weights = v
+		case "default-access":
+			opts.DefaultAccess = v
+		case "root-namespace":
+			opts.RootNamespace = v
 		default:
-			return nil, fmt.Errorf("unknown setting %q (known: cluster-domain, trust-domain, identity, weights)", k)
+			return nil, fmt.Errorf("unknown setting %q (known: cluster-domain, trust-domain, identity, weights, default-access, root-namespace)", k)
 		}
 	}
 	if err := opts.Validate(); err != nil {

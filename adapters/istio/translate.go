@@ -52,7 +52,16 @@ type Options struct {
 	TrustDomain   string // default cluster.local (Istio's meshConfig.trustDomain)
 	Identity      string // IdentityServiceAccounts (default) or IdentityPrincipals
 	Weights       string // WeightsExact (default) or WeightsPercent
+	// DefaultAccess "deny" writes one allow-nothing AuthorizationPolicy in
+	// RootNamespace: it applies to every workload of the mesh, so a workload
+	// no TrafficTarget names is closed too (SMI's deny by default). "allow"
+	// (default) leaves workloads without a TrafficTarget to Istio's default: open.
+	DefaultAccess string
+	RootNamespace string // Istio's root namespace, default istio-system
 }
+
+// DefaultDenyName is the name of the mesh-wide allow-nothing policy.
+const DefaultDenyName = "smi-adapter-default-deny"
 
 func (o Options) withDefaults() Options {
 	if o.ClusterDomain == "" {
@@ -67,6 +76,12 @@ func (o Options) withDefaults() Options {
 	if o.Weights == "" {
 		o.Weights = WeightsExact
 	}
+	if o.DefaultAccess == "" {
+		o.DefaultAccess = "allow"
+	}
+	if o.RootNamespace == "" {
+		o.RootNamespace = "istio-system"
+	}
 	return o
 }
 
@@ -78,6 +93,9 @@ func (o Options) Validate() error {
 	}
 	if o.Weights != WeightsExact && o.Weights != WeightsPercent {
 		return fmt.Errorf("weights: %q is neither %s nor %s", o.Weights, WeightsExact, WeightsPercent)
+	}
+	if o.DefaultAccess != "allow" && o.DefaultAccess != "deny" {
+		return fmt.Errorf("default-access: %q is neither allow nor deny", o.DefaultAccess)
 	}
 	return nil
 }
@@ -94,6 +112,15 @@ type Result struct {
 func Translate(slice *model.Slice, opts Options) Result {
 	o := opts.withDefaults()
 	res := Result{Problems: model.Problems{}}
+	if slice.Key.Kind == model.KeyMesh && o.DefaultAccess == "deny" {
+		// An ALLOW policy with no rules allows nothing; without a selector, in
+		// the root namespace, it applies to every workload of the mesh.
+		ap := &securityv1.AuthorizationPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: o.RootNamespace, Name: DefaultDenyName},
+		}
+		res.Objects = append(res.Objects, kubesink.Object{Obj: ap})
+	}
 	if slice.Split != nil {
 		if vs := virtualService(slice.Split, o, res.Problems); vs != nil {
 			res.Objects = append(res.Objects, kubesink.Object{Obj: vs, Sources: []model.ObjectRef{slice.Split.From}})

@@ -57,6 +57,12 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 			b = b.WatchesRawSource(source.TypedKind(c, u, keys(func(_ context.Context, o *unstructured.Unstructured) []model.Key { return watch.Map(o) })))
 		}
 	}
+	// The mesh-wide key is reconciled once at start (and whenever what the
+	// backend writes for it changes, through its watches).
+	b = b.WatchesRawSource(source.TypedFunc[model.Key](func(_ context.Context, q workqueue.TypedRateLimitingInterface[model.Key]) error {
+		q.Add(model.MeshKey)
+		return nil
+	}))
 	return b.
 		Named("smi").
 		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers}).

@@ -30,7 +30,13 @@ const (
 	KeySplit KeyKind = "Split"
 	// KeyRoute is one route object (status only; routes feed Access and Split keys).
 	KeyRoute KeyKind = "Route"
+	// KeyMesh is the one mesh-wide key (Namespace and Name empty): what a
+	// backend writes for the whole mesh, such as a default-deny baseline.
+	KeyMesh KeyKind = "Mesh"
 )
+
+// MeshKey is the mesh-wide key.
+var MeshKey = Key{Kind: KeyMesh}
 
 // Key is the unit of reconciliation: small, so one change costs work
 // proportional to what it touches.
@@ -48,6 +54,8 @@ func ParseKey(s string) (Key, error) {
 	switch {
 	case len(parts) == 3 && (parts[0] == string(KeyAccess) || parts[0] == string(KeySplit)):
 		return Key{Kind: KeyKind(parts[0]), Namespace: parts[1], Name: parts[2]}, nil
+	case len(parts) == 3 && parts[0] == string(KeyMesh):
+		return MeshKey, nil
 	case len(parts) == 4 && parts[0] == string(KeyRoute):
 		return Key{Kind: KeyRoute, RouteKind: parts[1], Namespace: parts[2], Name: parts[3]}, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
@@ -114,6 +115,20 @@ type Judge interface {
 	Split(SplitRequest) (map[string]int64, error)
 }
 
+// Inexpressible is returned by a judge for a decision its mesh cannot make
+// at all (e.g. Istio does not proxy UDP): reported, never silently skipped.
+type Inexpressible struct{ Reason string }
+
+func (e *Inexpressible) Error() string { return "inexpressible: " + e.Reason }
+
+// FailClosedReporter is implemented by judges of backends that fail closed:
+// it lists what the backend reported it could not express for the loaded
+// scenario. A decision the judge denies where SMI allows is then "fail-closed"
+// (safe, reported) instead of a failure. Allowing what SMI denies is always a failure.
+type FailClosedReporter interface {
+	FailedClosed() []string
+}
+
 // Load reads every scenario in dir, strictly (unknown fields are errors).
 func Load(dir string) ([]Scenario, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
@@ -153,6 +168,33 @@ func (s Scenario) Decode() ([]runtime.Object, error) {
 		return nil, err
 	}
 	var out []runtime.Object
+	hasPod := map[string]bool{}
+	for _, d := range docs {
+		if p, ok := d.Object.(*corev1.Pod); ok {
+			ns := p.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			sa := p.Spec.ServiceAccountName
+			if sa == "" {
+				sa = "default"
+			}
+			hasPod[ns+"/"+sa] = true
+		}
+	}
+	// Meshes that select workloads by labels need pods: every destination a
+	// scenario calls without giving its pods gets one, labelled app=<account>.
+	for _, r := range s.Access {
+		if hasPod[r.To] {
+			continue
+		}
+		ns, sa, _ := strings.Cut(r.To, "/")
+		hasPod[r.To] = true
+		out = append(out, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-0", Labels: map[string]string{"app": sa}},
+			Spec:       corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "app"}}},
+		})
+	}
 	for _, d := range docs {
 		if d.GVK.Group == "" {
 			out = append(out, d.Object)

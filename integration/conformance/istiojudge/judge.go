@@ -1,0 +1,411 @@
+// Package istiojudge decides what Istio does with the resources smi-adapter's
+// Istio backend writes for a conformance scenario. It runs the real product
+// path (normalize, then istio.Translate) and evaluates the resulting Istio
+// objects by Istio's documented semantics — written independently of the
+// translator:
+//
+//   - AuthorizationPolicy: policies apply to a workload through selector
+//     matchLabels in its namespace; if any DENY rule matches, deny; if no ALLOW
+//     policy applies, allow; if any ALLOW rule matches, allow; else deny. A rule
+//     matches when any of its from, any of its to, and all of its when match.
+//     Operation paths and values: exact, "prefix*", "*suffix", "*" (presence).
+//     HTTP-only fields (methods, paths, request headers) never match TCP traffic.
+//     Istio does not intercept UDP.
+//   - VirtualService: the one whose hosts name the root; http routes in order,
+//     the first route with a matching match request wins (match requests are
+//     OR-ed, their fields AND-ed; uri/header regex is RE2 full match); traffic
+//     is spread by relative weight; no matching route means the original
+//     destination.
+package istiojudge
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+	"github.com/smi-adapter/smi-adapter/integration/conformance"
+)
+
+// The judge reads Istio objects as their JSON (what the apiserver stores), so
+// that it depends on Istio's documented API shape, not the translator's Go values.
+type stringMatch struct {
+	Exact  string `json:"exact"`
+	Prefix string `json:"prefix"`
+	Regex  string `json:"regex"`
+}
+
+type virtualService struct {
+	Metadata struct{ Namespace string } `json:"metadata"`
+	Spec     struct {
+		Hosts []string `json:"hosts"`
+		HTTP  []struct {
+			Match []struct {
+				URI     *stringMatch            `json:"uri"`
+				Method  *stringMatch            `json:"method"`
+				Headers map[string]*stringMatch `json:"headers"`
+				Port    int32                   `json:"port"`
+			} `json:"match"`
+			Route []struct {
+				Destination struct {
+					Host string `json:"host"`
+				} `json:"destination"`
+				Weight int64 `json:"weight"`
+			} `json:"route"`
+		} `json:"http"`
+	} `json:"spec"`
+}
+
+type authorizationPolicy struct {
+	Metadata struct{ Namespace string } `json:"metadata"`
+	Spec     struct {
+		Selector *struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		Action string `json:"action"`
+		Rules  []struct {
+			From []struct {
+				Source struct {
+					Principals      []string `json:"principals"`
+					ServiceAccounts []string `json:"serviceAccounts"`
+				} `json:"source"`
+			} `json:"from"`
+			To []struct {
+				Operation struct {
+					Ports   []string `json:"ports"`
+					Methods []string `json:"methods"`
+					Paths   []string `json:"paths"`
+				} `json:"operation"`
+			} `json:"to"`
+			When []struct {
+				Key    string   `json:"key"`
+				Values []string `json:"values"`
+			} `json:"when"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
+// Judge is the Istio judge.
+type Judge struct {
+	Options istio.Options
+	vss     []virtualService
+	aps     []authorizationPolicy
+	pods    []*corev1.Pod
+	closed  []string
+}
+
+var (
+	_ conformance.Judge              = (*Judge)(nil)
+	_ conformance.FailClosedReporter = (*Judge)(nil)
+)
+
+// Name implements conformance.Judge.
+func (j *Judge) Name() string { return "istio" }
+
+// FailedClosed implements conformance.FailClosedReporter.
+func (j *Judge) FailedClosed() []string { return j.closed }
+
+// Load implements conformance.Judge: it translates the scenario with the
+// Istio backend and keeps the objects.
+func (j *Judge) Load(objs []runtime.Object) error {
+	*j = Judge{Options: j.Options}
+	mem, err := normalize.NewMemory("default", objs...)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			j.pods = append(j.pods, p)
+		}
+	}
+	for _, k := range append(mem.Keys(), model.MeshKey) {
+		if k.Kind == model.KeyRoute {
+			continue
+		}
+		slice, _ := normalize.Build(k, mem)
+		res := istio.Translate(slice, j.Options)
+		for _, err := range res.Problems {
+			for _, e := range err.Errors {
+				j.closed = append(j.closed, e.Error())
+			}
+		}
+		for _, obj := range res.Objects {
+			b, err := json.Marshal(obj.Obj)
+			if err != nil {
+				return err
+			}
+			switch obj.Obj.GetObjectKind().GroupVersionKind().Kind {
+			case "VirtualService":
+				var vs virtualService
+				if err := json.Unmarshal(b, &vs); err != nil {
+					return err
+				}
+				j.vss = append(j.vss, vs)
+			case "AuthorizationPolicy":
+				var ap authorizationPolicy
+				if err := json.Unmarshal(b, &ap); err != nil {
+					return err
+				}
+				j.aps = append(j.aps, ap)
+			}
+		}
+	}
+	sort.Strings(j.closed)
+	return nil
+}
+
+// Allowed implements conformance.Judge.
+func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
+	proto := strings.ToUpper(r.Protocol)
+	if proto == "" {
+		proto = "HTTP"
+	}
+	if proto == "UDP" {
+		return false, &conformance.Inexpressible{Reason: "Istio does not intercept UDP: it neither allows nor denies it"}
+	}
+	ns, sa, _ := strings.Cut(r.To, "/")
+	var labels map[string]string
+	for _, p := range j.pods {
+		if p.Namespace == ns && (p.Spec.ServiceAccountName == sa || (sa == "default" && p.Spec.ServiceAccountName == "")) {
+			labels = p.Labels
+			break
+		}
+	}
+	if labels == nil {
+		return false, fmt.Errorf("no pod runs as %s", r.To)
+	}
+	root := j.Options.RootNamespace
+	if root == "" {
+		root = "istio-system"
+	}
+	anyAllow := false
+	for _, ap := range j.aps {
+		// Policies in the root namespace apply to the whole mesh.
+		if (ap.Metadata.Namespace != ns && ap.Metadata.Namespace != root) || !selects(ap, labels) {
+			continue
+		}
+		action := ap.Spec.Action
+		if action == "" {
+			action = "ALLOW"
+		}
+		matched := false
+		for _, rule := range ap.Spec.Rules {
+			if ruleMatches(rule, r, proto, j.Options) {
+				matched = true
+				break
+			}
+		}
+		switch action {
+		case "DENY":
+			if matched {
+				return false, nil
+			}
+		case "ALLOW":
+			anyAllow = true
+			if matched {
+				return true, nil
+			}
+		}
+	}
+	return !anyAllow, nil
+}
+
+func selects(ap authorizationPolicy, labels map[string]string) bool {
+	if ap.Spec.Selector == nil {
+		return true
+	}
+	for k, v := range ap.Spec.Selector.MatchLabels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+type rule = struct {
+	From []struct {
+		Source struct {
+			Principals      []string `json:"principals"`
+			ServiceAccounts []string `json:"serviceAccounts"`
+		} `json:"source"`
+	} `json:"from"`
+	To []struct {
+		Operation struct {
+			Ports   []string `json:"ports"`
+			Methods []string `json:"methods"`
+			Paths   []string `json:"paths"`
+		} `json:"operation"`
+	} `json:"to"`
+	When []struct {
+		Key    string   `json:"key"`
+		Values []string `json:"values"`
+	} `json:"when"`
+}
+
+func ruleMatches(rl rule, r conformance.AccessRequest, proto string, o istio.Options) bool {
+	if len(rl.From) > 0 {
+		ns, sa, _ := strings.Cut(r.From, "/")
+		td := o.TrustDomain
+		if td == "" {
+			td = "cluster.local"
+		}
+		ok := false
+		for _, f := range rl.From {
+			for _, s := range f.Source.ServiceAccounts {
+				ok = ok || s == ns+"/"+sa
+			}
+			for _, p := range f.Source.Principals {
+				ok = ok || p == td+"/ns/"+ns+"/sa/"+sa
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(rl.To) > 0 {
+		ok := false
+		for _, to := range rl.To {
+			op := to.Operation
+			m := true
+			if len(op.Ports) > 0 {
+				m = m && contains(op.Ports, strconv.Itoa(int(r.Port)))
+			}
+			if len(op.Methods) > 0 {
+				m = m && proto == "HTTP" && contains(op.Methods, strings.ToUpper(r.Method))
+			}
+			if len(op.Paths) > 0 {
+				m = m && proto == "HTTP" && anyPattern(op.Paths, r.Path)
+			}
+			ok = ok || m
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, c := range rl.When {
+		name, isHeader := strings.CutPrefix(c.Key, "request.headers[")
+		if !isHeader || proto != "HTTP" {
+			return false
+		}
+		name = strings.ToLower(strings.TrimSuffix(name, "]"))
+		v, present := header(r.Headers, name)
+		if !present || !anyPattern(c.Values, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func header(h map[string]string, name string) (string, bool) {
+	for k, v := range h {
+		if strings.ToLower(k) == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// anyPattern: Istio's exact, "prefix*", "*suffix" and "*" string patterns.
+func anyPattern(patterns []string, s string) bool {
+	for _, p := range patterns {
+		switch {
+		case p == "*":
+			return true
+		case strings.HasSuffix(p, "*") && strings.HasPrefix(s, strings.TrimSuffix(p, "*")):
+			return true
+		case strings.HasPrefix(p, "*") && strings.HasSuffix(s, strings.TrimPrefix(p, "*")):
+			return true
+		case p == s:
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Split implements conformance.Judge.
+func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
+	ns, name, _ := strings.Cut(r.Root, "/")
+	domain := j.Options.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	host := name + "." + ns + ".svc." + domain
+	toRoot := map[string]int64{name: 1}
+	for _, vs := range j.vss {
+		if !contains(vs.Spec.Hosts, host) && !(vs.Metadata.Namespace == ns && contains(vs.Spec.Hosts, name)) {
+			continue
+		}
+		for _, route := range vs.Spec.HTTP {
+			if !routeMatches(route.Match, r) {
+				continue
+			}
+			out := map[string]int64{}
+			for _, d := range route.Route {
+				w := d.Weight
+				if len(route.Route) == 1 && w == 0 {
+					w = 1
+				}
+				if w > 0 {
+					out[strings.Split(d.Destination.Host, ".")[0]] += w
+				}
+			}
+			return out, nil
+		}
+		return toRoot, nil
+	}
+	return toRoot, nil
+}
+
+func routeMatches(ms []struct {
+	URI     *stringMatch            `json:"uri"`
+	Method  *stringMatch            `json:"method"`
+	Headers map[string]*stringMatch `json:"headers"`
+	Port    int32                   `json:"port"`
+}, r conformance.SplitRequest) bool {
+	if len(ms) == 0 {
+		return true
+	}
+	for _, m := range ms {
+		ok := (m.Port == 0 || m.Port == r.Port) && strMatch(m.URI, r.Path) && strMatch(m.Method, strings.ToUpper(r.Method))
+		for name, sm := range m.Headers {
+			v, present := header(r.Headers, strings.ToLower(name))
+			ok = ok && present && strMatch(sm, v)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func strMatch(m *stringMatch, s string) bool {
+	switch {
+	case m == nil:
+		return true
+	case m.Exact != "":
+		return s == m.Exact
+	case m.Prefix != "":
+		return strings.HasPrefix(s, m.Prefix)
+	case m.Regex != "":
+		re, err := regexp.Compile("^(?:" + m.Regex + ")$") // RE2 full match
+		return err == nil && re.MatchString(s)
+	}
+	return true
+}
