@@ -29,8 +29,9 @@ build: ## build the smi-adapter binary into bin/
 
 test: tools ## everything CI runs: unit, golden, fuzz seeds, integration on a real kube-apiserver
 	$(GO) vet ./...
+	cd integration/istiovalidate && $(GO) vet ./...
 	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
-	$(GO) test -json -count=1 ./... | $(BIN)/testsummary
+	{ $(GO) test -json -count=1 ./...; cd integration/istiovalidate && $(GO) test -json -count=1 ./...; } | $(BIN)/testsummary
 
 test-unit: ## unit and golden tests only (no servers)
 	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
