@@ -17,6 +17,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -247,4 +248,16 @@ func IstioCRDs() (string, error) {
 		return "", fmt.Errorf("Istio CRDs: %w", err)
 	}
 	return path, nil
+}
+
+// Update re-reads obj, applies mutate and updates it, retrying when another
+// writer (the controller writing status, say) got in between.
+func (e *Env) Update(ctx context.Context, obj client.Object, mutate func()) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return e.Client.Update(ctx, obj)
+	})
 }

@@ -100,11 +100,7 @@ func TestSplitLifecycle(t *testing.T) {
 
 	// Flagger steps the canary: 90/10, then 50/50.
 	for _, step := range [][2]int{{90, 10}, {50, 50}} {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
-			t.Fatal(err)
-		}
-		ts.Spec.Backends[0].Weight, ts.Spec.Backends[1].Weight = step[0], step[1]
-		if err := env.Client.Update(context.Background(), ts); err != nil {
+		if err := env.Update(context.Background(), ts, func() { ts.Spec.Backends[0].Weight, ts.Spec.Backends[1].Weight = step[0], step[1] }); err != nil {
 			t.Fatal(err)
 		}
 		want := map[[2]int]string{{90, 10}: "podinfo-canary=1,podinfo-primary=9", {50, 50}: "podinfo-canary=1,podinfo-primary=1"}[step]
@@ -122,12 +118,13 @@ func TestSplitLifecycle(t *testing.T) {
 
 	// Drift: someone edits our VirtualService; it is restored.
 	vs, _ := get("VirtualService", ns, name)
-	routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
-	dests := routes[0].(map[string]any)["route"].([]any)
-	dests[0].(map[string]any)["weight"] = int64(100)
-	dests[1].(map[string]any)["weight"] = int64(0)
-	_ = unstructured.SetNestedSlice(vs.Object, routes, "spec", "http")
-	if err := env.Client.Update(context.Background(), vs); err != nil {
+	if err := env.Update(context.Background(), vs, func() {
+		routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+		dests := routes[0].(map[string]any)["route"].([]any)
+		dests[0].(map[string]any)["weight"] = int64(100)
+		dests[1].(map[string]any)["weight"] = int64(0)
+		_ = unstructured.SetNestedSlice(vs.Object, routes, "spec", "http")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() error {
@@ -147,11 +144,7 @@ func TestSplitLifecycle(t *testing.T) {
 	vs, _ = get("VirtualService", ns, name)
 	rv := vs.GetResourceVersion()
 	before := counter(t, "smi_adapter_reconcile_total", "Split")
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
-		t.Fatal(err)
-	}
-	ts.Annotations = map[string]string{"example.com/touched": "yes"}
-	if err := env.Client.Update(context.Background(), ts); err != nil {
+	if err := env.Update(context.Background(), ts, func() { ts.Annotations = map[string]string{"example.com/touched": "yes"} }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() error {

@@ -90,11 +90,7 @@ func TestSplitStatusFollowsGeneration(t *testing.T) {
 	}
 
 	// Shift the canary as Flagger does: 50/50.
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
-		t.Fatal(err)
-	}
-	ts.Spec.Backends[0].Weight, ts.Spec.Backends[1].Weight = 50, 50
-	if err := env.Client.Update(context.Background(), ts); err != nil {
+	if err := env.Update(context.Background(), ts, func() { ts.Spec.Backends[0].Weight, ts.Spec.Backends[1].Weight = 50, 50 }); err != nil {
 		t.Fatal(err)
 	}
 	wantCondition(t, hub, common.ConditionAccepted, metav1.ConditionTrue, "Accepted", 2)
@@ -273,11 +269,7 @@ func TestMovedTargetIsWithdrawnFromOldDestination(t *testing.T) {
 		}
 		return nil
 	})
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(tt), tt); err != nil {
-		t.Fatal(err)
-	}
-	tt.Spec.Destination.Name = "new"
-	if err := env.Client.Update(context.Background(), tt); err != nil {
+	if err := env.Update(context.Background(), tt, func() { tt.Spec.Destination.Name = "new" }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, wait, func() error {
