@@ -32,6 +32,7 @@ const (
 	ReasonUnsupportedMatch = "UnsupportedMatch"
 	ReasonSelectorNotExact = "SelectorNotExact"
 	ReasonInvalidHint      = "InvalidHint"
+	ReasonHTTPRuleOnTCP    = "HTTPRuleOnTCPPort"
 )
 
 // Identity modes for AuthorizationPolicy sources.
@@ -392,6 +393,7 @@ func largest(v []int32, except int) int {
 // everything it does not list (SMI's deny by default).
 func authorizationPolicies(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Object {
 	rules := accessRules(pol, o, p)
+	reportHTTPOnTCP(pol, p)
 	if !pol.Workloads.Exact {
 		for _, ref := range pol.From {
 			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonSelectorNotExact, Message: fmt.Sprintf(
@@ -534,6 +536,65 @@ func signature(to *securityapi.Rule_To, when []*securityapi.Condition) string {
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// reportHTTPOnTCP: Istio evaluates methods and paths only on ports it treats
+// as HTTP. An SMI HTTP rule reaching a port Istio treats as TCP therefore
+// denies that traffic (fail closed); say so.
+func reportHTTPOnTCP(pol *model.AccessPolicy, p model.Problems) {
+	seen := map[string]bool{}
+	for _, g := range pol.Grants {
+		for _, r := range g.Rules {
+			if r.Protocol != model.ProtocolHTTP {
+				continue
+			}
+			for _, svc := range pol.Services {
+				for _, sp := range svc.Ports {
+					if classify(sp) != portTCP {
+						continue
+					}
+					target := containerPort(sp, pol.Workloads.Ports)
+					if len(r.Ports) > 0 && !containsPort(r.Ports, target) {
+						continue
+					}
+					msg := fmt.Sprintf("%s match %q is an HTTP rule, but Istio treats port %d of Service %s (%q) as TCP and never matches HTTP rules there: that traffic is denied",
+						r.Route, r.Match, sp.Port, svc.Name, sp.Name)
+					for _, ref := range g.From {
+						if seen[ref.String()+msg] {
+							continue
+						}
+						seen[ref.String()+msg] = true
+						p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: ReasonHTTPRuleOnTCP, Message: msg})
+					}
+				}
+			}
+		}
+	}
+}
+
+// containerPort resolves a Service port's target to a container port number.
+func containerPort(sp model.ServicePort, ports []model.ContainerPort) int32 {
+	if sp.TargetPort == "" {
+		return sp.Port
+	}
+	if n, err := strconv.Atoi(sp.TargetPort); err == nil {
+		return int32(n)
+	}
+	for _, cp := range ports {
+		if cp.Name == sp.TargetPort {
+			return cp.Port
+		}
+	}
+	return 0
+}
+
+func containsPort(ports []int32, p int32) bool {
+	for _, x := range ports {
+		if x == p {
 			return true
 		}
 	}

@@ -82,7 +82,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 			return m.routeKeys(ctx, normalize.KindUDPRoute, o.Namespace, o.Name)
 		}))).
 		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, keys(func(ctx context.Context, o *corev1.Service) []model.Key {
-			return m.serviceKeys(ctx, o.Namespace, o.Name)
+			return m.serviceKeys(ctx, o)
 		}))).
 		WatchesRawSource(source.TypedKind(c, &corev1.Pod{}, podHandler(m))).
 		Complete(r)
@@ -112,7 +112,30 @@ func (m *mapper) routeKeys(ctx context.Context, kind, ns, name string) []model.K
 	return out
 }
 
-func (m *mapper) serviceKeys(ctx context.Context, ns, name string) []model.Key {
+func (m *mapper) serviceKeys(ctx context.Context, svc *corev1.Service) []model.Key {
+	ns, name := svc.Namespace, svc.Name
+	out := m.splitKeysOfService(ctx, ns, name)
+	// Access keys list the Services in front of their pods: the accounts of
+	// the pods this Service selects are affected.
+	if len(svc.Spec.Selector) > 0 {
+		var pods corev1.PodList
+		if err := m.c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(svc.Spec.Selector)); err != nil {
+			logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+name)
+		}
+		seen := map[model.Key]bool{}
+		for i := range pods.Items {
+			for _, k := range m.podKeys(ctx, &pods.Items[i]) {
+				if !seen[k] {
+					seen[k] = true
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (m *mapper) splitKeysOfService(ctx context.Context, ns, name string) []model.Key {
 	var tss splitv1alpha4.TrafficSplitList
 	if err := m.c.List(ctx, &tss, client.InNamespace(ns), client.MatchingFields{indexServices: ns + "/" + name}); err != nil {
 		logf.FromContext(ctx).Error(err, "list TrafficSplits by service", "service", ns+"/"+name)

@@ -74,6 +74,16 @@ func (s *cacheSource) Service(ns, name string) *corev1.Service {
 	return nil
 }
 
+func (s *cacheSource) Services(ns string) []*corev1.Service {
+	var l corev1.ServiceList
+	s.list(&l, client.InNamespace(ns))
+	out := make([]*corev1.Service, len(l.Items))
+	for i := range l.Items {
+		out[i] = &l.Items[i]
+	}
+	return out
+}
+
 func (s *cacheSource) Pods(ns string) []*corev1.Pod {
 	var l corev1.PodList
 	s.list(&l, client.InNamespace(ns))

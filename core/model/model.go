@@ -140,8 +140,11 @@ type Grant struct {
 // AccessPolicy is everything the destination identity accepts. No Grants
 // means nothing is allowed: the mesh must deny all traffic to it.
 type AccessPolicy struct {
-	Destination Identity    `json:"destination"`
-	Workloads   Workloads   `json:"workloads"`
+	Destination Identity  `json:"destination"`
+	Workloads   Workloads `json:"workloads"`
+	// Services are the Services of the destination's namespace that select
+	// pods running as the destination identity (how clients address it).
+	Services    []Service   `json:"services,omitempty"`
 	Grants      []Grant     `json:"grants,omitempty"`
 	From        []ObjectRef `json:"from,omitempty"`
 }

@@ -41,7 +41,8 @@ func AccessKey(tt *accessv1alpha3.TrafficTarget) model.Key {
 func Access(key model.Key, tts []*accessv1alpha3.TrafficTarget, l Lookup) (*model.AccessPolicy, model.Problems) {
 	problems := model.Problems{}
 	dest := model.Identity{Namespace: key.Namespace, Name: key.Name}
-	pol := &model.AccessPolicy{Destination: dest, Workloads: Workloads(dest, l.Pods(dest.Namespace))}
+	pods := l.Pods(dest.Namespace)
+	pol := &model.AccessPolicy{Destination: dest, Workloads: Workloads(dest, pods), Services: ServicesOf(dest, pods, l.Services(dest.Namespace))}
 	sorted := slices.Clone(tts)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 

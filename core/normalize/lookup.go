@@ -13,6 +13,8 @@ type Lookup interface {
 	TCPRoute(namespace, name string) *specsv1alpha4.TCPRoute
 	UDPRoute(namespace, name string) *specsv1alpha4.UDPRoute
 	Service(namespace, name string) *corev1.Service
+	// Services lists the Services of a namespace.
+	Services(namespace string) []*corev1.Service
 	// Pods lists the pods of a namespace (for exact workload selection).
 	Pods(namespace string) []*corev1.Pod
 }

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"fmt"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -81,6 +82,18 @@ func (m *Memory) UDPRoute(ns, name string) *specsv1alpha4.UDPRoute { return m.ud
 
 // Service implements Lookup.
 func (m *Memory) Service(ns, name string) *corev1.Service { return m.services[nn(ns, name)] }
+
+// Services implements Lookup.
+func (m *Memory) Services(ns string) []*corev1.Service {
+	var out []*corev1.Service
+	for _, s := range m.services {
+		if s.Namespace == ns {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // Pods implements Lookup.
 func (m *Memory) Pods(ns string) []*corev1.Pod { return m.pods[ns] }

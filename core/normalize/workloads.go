@@ -139,3 +139,23 @@ func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
 	}
 	return false
 }
+
+// ServicesOf returns the Services (sorted by name) whose selector selects at
+// least one pod running as id.
+func ServicesOf(id model.Identity, pods []*corev1.Pod, services []*corev1.Service) []model.Service {
+	var out []model.Service
+	for _, svc := range services {
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		sel := labels.SelectorFromSet(svc.Spec.Selector)
+		for _, p := range pods {
+			if p.Namespace == id.Namespace && serviceAccountOf(p) == id.Name && sel.Matches(labels.Set(p.Labels)) {
+				out = append(out, service(svc))
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
