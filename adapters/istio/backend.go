@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,9 +36,20 @@ type Backend struct {
 }
 
 var (
-	_ controller.Backend = (*Backend)(nil)
-	_ controller.Watcher = (*Backend)(nil)
+	_ controller.Backend    = (*Backend)(nil)
+	_ controller.Watcher    = (*Backend)(nil)
+	_ controller.Translator = (*Backend)(nil)
 )
+
+// Translate implements controller.Translator.
+func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problems) {
+	res := Translate(slice, b.opts)
+	out := make([]runtime.Object, len(res.Objects))
+	for i, o := range res.Objects {
+		out[i] = o.Obj
+	}
+	return out, res.Problems
+}
 
 // New builds the Istio backend. Settings (--backend-opt): cluster-domain,
 // trust-domain, identity (serviceAccounts|principals), weights (exact|percent),

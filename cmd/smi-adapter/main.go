@@ -2,6 +2,7 @@
 // SMI objects in a cluster.
 //
 //	smi-adapter run --backend=NAME   controller, conversion webhook, probes, metrics
+//	smi-adapter translate --backend=NAME -f FILE|DIR|-   offline rendering
 //	smi-adapter version
 package main
 
@@ -34,7 +35,9 @@ func backends() controller.Registry {
 
 func main() {
 	if err := runMain(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "smi-adapter:", err)
+		if !errors.Is(err, errInvalid) {
+			fmt.Fprintln(os.Stderr, "smi-adapter:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -47,6 +50,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch args[0] {
 	case "run":
 		return run(ctx, args[1:], stderr)
+	case "translate":
+		return translate(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil
@@ -64,6 +69,7 @@ func usage(w io.Writer) {
 
 commands:
   run       watch SMI objects and program the mesh (--backend=NAME)
+  translate render the mesh resources for SMI YAML, with no cluster (--backend=NAME -f FILE|DIR|-)
   version   print the version`)
 }
 

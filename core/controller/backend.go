@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,6 +27,12 @@ type Backend interface {
 	// reports (e.g. a rule the mesh cannot express exactly, so it failed
 	// closed) land on the SMI objects named in them.
 	Sync(ctx context.Context, slice *model.Slice) (model.Problems, error)
+}
+
+// Translator is the pure half of a backend: `smi-adapter translate` runs it
+// with no cluster, on the same model slices the controller builds.
+type Translator interface {
+	Translate(slice *model.Slice) (objects []runtime.Object, problems model.Problems)
 }
 
 // Watcher is implemented by backends that write Kubernetes objects. The

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/smi-adapter/smi-adapter/core/apis"
+	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// errInvalid makes the exit code 1 after diagnostics were printed.
+var errInvalid = errors.New("invalid input")
+
+// translate renders, with no cluster, the native resources the controller
+// would write for the SMI objects given: the same conversion, normalization
+// and backend translation. Diagnostics go to stderr; invalid input exits 1;
+// with --strict, so does anything the mesh cannot express (fail closed).
+func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("translate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		backendName, output, namespace string
+		strict                         bool
+		files                          multiFlag
+		settings                       = kvFlag{}
+	)
+	fs.StringVar(&backendName, "backend", "", "mesh backend (required)")
+	fs.Var(&files, "f", "file, directory or - for stdin (repeatable)")
+	fs.StringVar(&output, "o", "yaml", "output format: yaml or json")
+	fs.StringVar(&namespace, "namespace", "default", "namespace of objects that name none")
+	fs.BoolVar(&strict, "strict", false, "fail (exit 1) when the mesh cannot express an SMI rule and the backend failed closed")
+	fs.Var(settings, "backend-opt", "backend setting key=value (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if output != "yaml" && output != "json" {
+		return fmt.Errorf("-o: %q is neither yaml nor json", output)
+	}
+	if len(files) == 0 {
+		return errors.New("-f is required")
+	}
+	reg := backends()
+	be, err := reg.New(backendName, controller.Options{Settings: settings})
+	if err != nil {
+		return err
+	}
+	tr, ok := be.(controller.Translator)
+	if !ok {
+		return fmt.Errorf("backend %s cannot translate offline", backendName)
+	}
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		return err
+	}
+	var objs []runtime.Object
+	for _, f := range files {
+		more, err := readInputs(scheme, f, stdin)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, more...)
+	}
+	mem, err := normalize.NewMemory(namespace, objs...)
+	if err != nil {
+		return err
+	}
+
+	invalid, failedClosed := false, false
+	var out []runtime.Object
+	for _, k := range append(mem.Keys(), model.MeshKey) {
+		slice, problems := normalize.Build(k, mem)
+		invalid = report(stderr, problems, "") || invalid
+		if k.Kind == model.KeyRoute {
+			continue
+		}
+		objects, more := tr.Translate(slice)
+		failedClosed = report(stderr, more, backendName+": ") || failedClosed
+		out = append(out, objects...)
+	}
+	if err := write(stdout, out, output); err != nil {
+		return err
+	}
+	if invalid || (strict && failedClosed) {
+		return errInvalid
+	}
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// readInputs decodes a file, every *.yaml/*.yml/*.json of a directory, or
+// stdin. SMI objects are converted to their hubs; Deployments, StatefulSets
+// and DaemonSets stand for one pod of their template (workload selection).
+func readInputs(scheme *runtime.Scheme, path string, stdin io.Reader) ([]runtime.Object, error) {
+	var sources []string
+	if path == "-" {
+		sources = []string{"-"}
+	} else if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if st.IsDir() {
+		for _, ext := range []string{"*.yaml", "*.yml", "*.json"} {
+			m, _ := filepath.Glob(filepath.Join(path, ext))
+			sources = append(sources, m...)
+		}
+		sort.Strings(sources)
+	} else {
+		sources = []string{path}
+	}
+	var out []runtime.Object
+	for _, src := range sources {
+		var data []byte
+		var err error
+		if src == "-" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(src)
+		}
+		if err != nil {
+			return nil, err
+		}
+		docs, err := apis.DecodeYAML(scheme, bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		for _, d := range docs {
+			switch o := d.Object.(type) {
+			case *corev1.Service, *corev1.Pod:
+				out = append(out, o)
+			case *appsv1.Deployment:
+				out = append(out, templatePod(o.ObjectMeta, o.Spec.Template))
+			case *appsv1.StatefulSet:
+				out = append(out, templatePod(o.ObjectMeta, o.Spec.Template))
+			case *appsv1.DaemonSet:
+				out = append(out, templatePod(o.ObjectMeta, o.Spec.Template))
+			default:
+				if d.GVK.Group == "" || apis.HubVersions[d.GVK.Group] == "" {
+					fmt.Fprintf(os.Stderr, "%s: document %d: %s ignored\n", src, d.Index, d.GVK.Kind)
+					continue
+				}
+				hub, err := apis.ToHub(scheme, d.Object, d.GVK)
+				if err != nil {
+					return nil, fmt.Errorf("%s: document %d: %w", src, d.Index, err)
+				}
+				out = append(out, hub)
+			}
+		}
+	}
+	return out, nil
+}
+
+func templatePod(owner metav1.ObjectMeta, t corev1.PodTemplateSpec) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: owner.Namespace, Name: owner.Name + "-template", Labels: t.Labels},
+		Spec:       t.Spec,
+	}
+}
+
+// report prints diagnostics, sorted, and says whether any was an error.
+func report(w io.Writer, p model.Problems, prefix string) bool {
+	refs := make([]model.ObjectRef, 0, len(p))
+	for r := range p {
+		refs = append(refs, r)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	anyErr := false
+	for _, r := range refs {
+		for _, d := range p.Diagnostics(r) {
+			anyErr = anyErr || d.Severity == model.SeverityError
+			fmt.Fprintf(w, "%s%s: %s %s: %s\n", prefix, strings.ToLower(string(d.Severity)), r, d.Reason, d.Error())
+		}
+	}
+	return anyErr
+}
+
+func write(w io.Writer, objs []runtime.Object, format string) error {
+	type keyed struct {
+		key string
+		obj runtime.Object
+	}
+	var list []keyed
+	for _, o := range objs {
+		m, _ := o.(metav1.Object)
+		list = append(list, keyed{o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetNamespace() + "/" + m.GetName(), o})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
+	var items []json.RawMessage
+	for _, k := range list {
+		b, err := json.Marshal(k.obj)
+		if err != nil {
+			return err
+		}
+		// Drop what only a cluster fills in.
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		delete(m, "status")
+		if md, ok := m["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
+		}
+		b, _ = json.Marshal(m)
+		items = append(items, b)
+	}
+	if format == "json" {
+		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	}
+	for _, it := range items {
+		y, err := yaml.JSONToYAML(it)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "---\n%s", y); err != nil {
+			return err
+		}
+	}
+	return nil
+}
