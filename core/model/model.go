@@ -144,9 +144,9 @@ type AccessPolicy struct {
 	Workloads   Workloads `json:"workloads"`
 	// Services are the Services of the destination's namespace that select
 	// pods running as the destination identity (how clients address it).
-	Services    []Service   `json:"services,omitempty"`
-	Grants      []Grant     `json:"grants,omitempty"`
-	From        []ObjectRef `json:"from,omitempty"`
+	Services []Service   `json:"services,omitempty"`
+	Grants   []Grant     `json:"grants,omitempty"`
+	From     []ObjectRef `json:"from,omitempty"`
 }
 
 // Workloads describes the pods that run as an identity, for meshes that
