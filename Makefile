@@ -52,7 +52,7 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden files
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/...
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/... paths=./adapters/linkerd/api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./core/apis/... output:crd:artifacts:config=crds
 	$(GO) run ./hack/crdconversion crds
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./adapters/... output:rbac:artifacts:config=deploy/base/rbac
@@ -60,7 +60,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden f
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
-	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./integration/conformance -run 'Golden|Judge' -update
+	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./integration/conformance -run 'Golden|Judge' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true

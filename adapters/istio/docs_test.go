@@ -23,8 +23,7 @@ func TestDocs(t *testing.T) {
 			return strings.TrimSpace(string(b))
 		},
 		"output": func(name string) string {
-			file := filepath.Join("testdata", name+".in.yaml")
-			return strings.TrimSpace(string(render(t, testutil.LoadMemory(t, file), options(t, file))))
+			return strings.TrimSpace(string(render(t, filepath.Join("testdata", name+".in.yaml"))))
 		},
 	}).ParseFiles("docs.md.tmpl")
 	if err != nil {

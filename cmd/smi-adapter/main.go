@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 )
 
@@ -29,7 +30,8 @@ var version = "dev"
 // by name as they land (adapters/istio, adapters/linkerd, adapters/consul).
 func backends() controller.Registry {
 	return controller.Registry{
-		istio.Name: istio.New,
+		istio.Name:   istio.New,
+		linkerd.Name: linkerd.New,
 	}
 }
 

@@ -106,7 +106,16 @@ func slimPod(obj any) (any, error) {
 		Status: corev1.PodStatus{Phase: p.Status.Phase},
 	}
 	for _, c := range p.Spec.Containers {
-		out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+		out.Spec.Containers = append(out.Spec.Containers, corev1.Container{Name: c.Name, Ports: c.Ports,
+			LivenessProbe: httpProbe(c.LivenessProbe), ReadinessProbe: httpProbe(c.ReadinessProbe), StartupProbe: httpProbe(c.StartupProbe)})
 	}
 	return out, nil
+}
+
+// httpProbe keeps only an HTTP GET probe's port and path.
+func httpProbe(p *corev1.Probe) *corev1.Probe {
+	if p == nil || p.HTTPGet == nil {
+		return nil
+	}
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p.HTTPGet.Path, Port: p.HTTPGet.Port}}}
 }

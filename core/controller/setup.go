@@ -229,10 +229,10 @@ func terminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
-func containerPorts(p *corev1.Pod) [][]corev1.ContainerPort {
-	out := make([][]corev1.ContainerPort, len(p.Spec.Containers))
+func containerPorts(p *corev1.Pod) []corev1.Container {
+	out := make([]corev1.Container, len(p.Spec.Containers))
 	for i, c := range p.Spec.Containers {
-		out[i] = c.Ports
+		out[i] = corev1.Container{Ports: c.Ports, LivenessProbe: c.LivenessProbe, ReadinessProbe: c.ReadinessProbe, StartupProbe: c.StartupProbe}
 	}
 	return out
 }

@@ -162,6 +162,14 @@ type Workloads struct {
 	Pods int `json:"pods"`
 	// Ports are the container ports those pods declare, sorted.
 	Ports []ContainerPort `json:"ports,omitempty"`
+	// Probes are the kubelet's HTTP probe endpoints on those pods, sorted.
+	Probes []Probe `json:"probes,omitempty"`
+}
+
+// Probe is an HTTP GET endpoint the kubelet calls (liveness, readiness, startup).
+type Probe struct {
+	Port int32  `json:"port"`
+	Path string `json:"path"`
 }
 
 // ContainerPort is a port a workload declares.

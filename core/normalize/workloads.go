@@ -61,6 +61,7 @@ func Workloads(id model.Identity, pods []*corev1.Pod) model.Workloads {
 		return compare(a.Name, b.Name)
 	})
 
+	out.Probes = probes(mine)
 	if sel := sharedLabels(mine); len(sel) > 0 && !selectsAny(sel, others) {
 		out.Selectors = []map[string]string{sel}
 		return out
@@ -158,4 +159,39 @@ func ServicesOf(id model.Identity, pods []*corev1.Pod, services []*corev1.Servic
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// probes collects the HTTP GET probes of the pods, with named ports resolved.
+func probes(pods []*corev1.Pod) []model.Probe {
+	seen := map[model.Probe]bool{}
+	for _, p := range pods {
+		for _, c := range p.Spec.Containers {
+			for _, pr := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+				if pr == nil || pr.HTTPGet == nil {
+					continue
+				}
+				port := int32(pr.HTTPGet.Port.IntValue())
+				if pr.HTTPGet.Port.Type == 1 { // a port name
+					for _, cp := range c.Ports {
+						if cp.Name == pr.HTTPGet.Port.StrVal {
+							port = cp.ContainerPort
+						}
+					}
+				}
+				path := pr.HTTPGet.Path
+				if path == "" {
+					path = "/"
+				}
+				if port > 0 {
+					seen[model.Probe{Port: port, Path: path}] = true
+				}
+			}
+		}
+	}
+	return slices.SortedFunc(maps.Keys(seen), func(a, b model.Probe) int {
+		if a.Port != b.Port {
+			return int(a.Port - b.Port)
+		}
+		return compare(a.Path, b.Path)
+	})
 }

@@ -261,3 +261,21 @@ func (e *Env) Update(ctx context.Context, obj client.Object, mutate func()) erro
 		return e.Client.Update(ctx, obj)
 	})
 }
+
+// LinkerdCRDs returns the path of Linkerd's own CRDs: $LINKERD_CRDS, else
+// shared/upstream/linkerd/crds.yaml beside the repository. A missing file is
+// an error that says so: the Linkerd tests must not pass without Linkerd's schemas.
+func LinkerdCRDs() (string, error) {
+	path := os.Getenv("LINKERD_CRDS")
+	if path == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		path = filepath.Join(filepath.Dir(root), "shared", "upstream", "linkerd", "crds.yaml")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("Linkerd's CRDs not found at %s (set LINKERD_CRDS to their path): %w", path, err)
+	}
+	return path, nil
+}

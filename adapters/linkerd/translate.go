@@ -1,0 +1,429 @@
+// Package linkerd is smi-adapter's Linkerd backend. TrafficSplits become a
+// ServiceProfile with dstOverrides (the product's default) or, for splits
+// with matches and with splits=httproute, policy.linkerd.io HTTPRoutes
+// attached to the root Service. TrafficTargets become Servers (deny by
+// default), MeshTLSAuthentications naming the sources, AuthorizationPolicies,
+// and HTTPRoutes for HTTP rules — with the kubelet's probe routes kept
+// authorized. Translate is pure; Backend applies it with the shared kubesink.
+package linkerd
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd/api"
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// Diagnostic reasons of the Linkerd backend.
+const (
+	ReasonUnsupportedMatch = "UnsupportedMatch"
+	ReasonSelectorNotExact = "SelectorNotExact"
+	ReasonNoPorts          = "NoPorts"
+)
+
+// Split modes.
+const (
+	SplitsServiceProfile = "serviceprofile" // dstOverrides (default); splits with matches still use HTTPRoute
+	SplitsHTTPRoute      = "httproute"      // every split as HTTPRoute
+)
+
+// Options of the Linkerd translation.
+type Options struct {
+	ClusterDomain string // default cluster.local
+	Splits        string // SplitsServiceProfile (default) or SplitsHTTPRoute
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = "cluster.local"
+	}
+	if o.Splits == "" {
+		o.Splits = SplitsServiceProfile
+	}
+	return o
+}
+
+// Validate reports a bad option.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if o.Splits != SplitsServiceProfile && o.Splits != SplitsHTTPRoute {
+		return fmt.Errorf("splits: %q is neither %s nor %s", o.Splits, SplitsServiceProfile, SplitsHTTPRoute)
+	}
+	return nil
+}
+
+// Result of translating one slice.
+type Result struct {
+	Objects  []kubesink.Object
+	Problems model.Problems
+}
+
+var (
+	gvServiceProfile = metav1.TypeMeta{APIVersion: "linkerd.io/v1alpha2", Kind: "ServiceProfile"}
+	gvServer         = metav1.TypeMeta{APIVersion: "policy.linkerd.io/v1beta3", Kind: "Server"}
+	gvAuthz          = metav1.TypeMeta{APIVersion: "policy.linkerd.io/v1alpha1", Kind: "AuthorizationPolicy"}
+	gvMeshTLS        = metav1.TypeMeta{APIVersion: "policy.linkerd.io/v1alpha1", Kind: "MeshTLSAuthentication"}
+	gvNetAuthn       = metav1.TypeMeta{APIVersion: "policy.linkerd.io/v1alpha1", Kind: "NetworkAuthentication"}
+	gvHTTPRoute      = metav1.TypeMeta{APIVersion: "policy.linkerd.io/v1beta3", Kind: "HTTPRoute"}
+)
+
+// Translate turns one model slice into Linkerd objects (pure, deterministic).
+func Translate(slice *model.Slice, opts Options) Result {
+	o := opts.withDefaults()
+	res := Result{Problems: model.Problems{}}
+	if sp := slice.Split; sp != nil {
+		res.Objects = append(res.Objects, split(sp, o)...)
+	}
+	if pol := slice.Access; pol != nil {
+		res.Objects = append(res.Objects, access(pol, res.Problems)...)
+	}
+	return res
+}
+
+// ServiceProfileName is the name Linkerd looks up for a Service.
+func ServiceProfileName(svc, ns, clusterDomain string) string {
+	return svc + "." + ns + ".svc." + clusterDomain
+}
+
+// SplitUsesHTTPRoute says whether a split is written as HTTPRoutes: a
+// ServiceProfile cannot split per route, and once a ServiceProfile exists
+// Linkerd ignores the Service's outbound HTTPRoutes, so one root never gets both.
+func SplitUsesHTTPRoute(sp *model.Split, o Options) bool {
+	return len(sp.Matches) > 0 || o.withDefaults().Splits == SplitsHTTPRoute
+}
+
+func reduced(sp *model.Split) []int64 {
+	g := new(big.Int)
+	for _, b := range sp.Backends {
+		g.GCD(nil, nil, g, big.NewInt(b.Weight))
+	}
+	d := g.Int64()
+	if d == 0 {
+		d = 1
+	}
+	out := make([]int64, len(sp.Backends))
+	for i, b := range sp.Backends {
+		out[i] = b.Weight / d
+	}
+	return out
+}
+
+func serves(s model.Service, port int32) bool {
+	for _, p := range s.Ports {
+		if p.Port == port && p.Protocol == "TCP" {
+			return true
+		}
+	}
+	return false
+}
+
+func split(sp *model.Split, o Options) []kubesink.Object {
+	src := []model.ObjectRef{sp.From}
+	ws := reduced(sp)
+	var ports []int32
+	for _, p := range sp.Root.Ports {
+		if p.Protocol == "TCP" {
+			ports = append(ports, p.Port)
+		}
+	}
+	if len(ports) == 0 {
+		return nil
+	}
+	if !SplitUsesHTTPRoute(sp, o) {
+		// dstOverrides address a backend as authority host:port; the root's
+		// first port is the one Linkerd's own TrafficSplit support uses too.
+		port := ports[0]
+		prof := &api.ServiceProfile{TypeMeta: gvServiceProfile, ObjectMeta: metav1.ObjectMeta{
+			Namespace: sp.Root.Namespace, Name: ServiceProfileName(sp.Root.Name, sp.Root.Namespace, o.ClusterDomain)}}
+		for i, b := range sp.Backends {
+			if !serves(b.Service, port) {
+				continue
+			}
+			prof.Spec.DstOverrides = append(prof.Spec.DstOverrides, &api.WeightedDst{
+				Authority: fmt.Sprintf("%s.%s.svc.%s:%d", b.Service.Name, b.Service.Namespace, o.ClusterDomain, port),
+				Weight:    *resource.NewQuantity(ws[i], resource.DecimalSI),
+			})
+		}
+		if len(prof.Spec.DstOverrides) == 0 {
+			return nil
+		}
+		return []kubesink.Object{{Obj: prof, Sources: src}}
+	}
+	var out []kubesink.Object
+	for _, port := range ports {
+		var backends []api.BackendRef
+		for i, b := range sp.Backends {
+			if serves(b.Service, port) {
+				backends = append(backends, api.BackendRef{Name: b.Service.Name, Port: ptr(port), Weight: ptr(int32(ws[i]))})
+			}
+		}
+		if len(backends) == 0 {
+			continue
+		}
+		rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: fmt.Sprintf("%s-smi-split-%d", sp.Root.Name, port)}}
+		rt.Spec.ParentRefs = []api.ParentRef{{Group: "core", Kind: "Service", Name: sp.Root.Name, Port: ptr(port)}}
+		if len(sp.Matches) == 0 {
+			rt.Spec.Rules = []api.HTTPRouteRule{{BackendRefs: backends}}
+		} else {
+			for _, chunk := range chunks(routeMatches(sp.Matches), 8) {
+				rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk, BackendRefs: backends})
+			}
+			// Everything else goes to the root as usual. A rule without matches
+			// is Gateway API's "/" prefix, the least specific of all.
+			rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{BackendRefs: []api.BackendRef{{Name: sp.Root.Name, Port: ptr(port)}}})
+		}
+		out = append(out, kubesink.Object{Obj: rt, Sources: src})
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// routeMatches: one HTTPRoute match per method (a match holds one method);
+// path and header regexes are full-match in Linkerd, as the model writes them.
+func routeMatches(ms []model.HTTPMatch) []api.HTTPRouteMatch {
+	var out []api.HTTPRouteMatch
+	for _, m := range ms {
+		base := api.HTTPRouteMatch{}
+		if m.PathRegex != "" {
+			base.Path = &api.PathMatch{Type: "RegularExpression", Value: m.PathRegex}
+		}
+		for _, h := range m.Headers {
+			base.Headers = append(base.Headers, api.HeaderMatch{Type: "RegularExpression", Name: h.Name, Value: h.Regex})
+		}
+		if len(m.Methods) == 0 {
+			if base.Path == nil && len(base.Headers) == 0 {
+				base.Path = &api.PathMatch{Type: "PathPrefix", Value: "/"}
+			}
+			out = append(out, base)
+			continue
+		}
+		for _, meth := range m.Methods {
+			x := base
+			x.Method = meth
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func chunks[T any](in []T, n int) [][]T {
+	var out [][]T
+	for len(in) > n {
+		out = append(out, in[:n])
+		in = in[n:]
+	}
+	if len(in) > 0 {
+		out = append(out, in)
+	}
+	return out
+}
+
+// access writes, for each exact selector of the destination's pods and each
+// port it serves: a Server (accessPolicy deny: nothing is allowed that is
+// not authorized), and the authorizations the grants call for.
+func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
+	src := pol.From
+	report := func(reason, msg string) {
+		for _, ref := range src {
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: reason, Message: msg})
+		}
+	}
+	if !pol.Workloads.Exact {
+		report(ReasonSelectorNotExact, fmt.Sprintf("Linkerd selects pods by labels and some pods running as %s share all their labels with pods of other service accounts; no Server covers them — give them a distinguishing label", pol.Destination))
+	}
+	// Which ports each grant reaches.
+	allPorts := map[int32]bool{}
+	for _, cp := range pol.Workloads.Ports {
+		if cp.Protocol == "TCP" {
+			allPorts[cp.Port] = true
+		}
+	}
+	type grantOnPort struct {
+		l4   []model.Identity            // sources with all traffic on the port
+		http map[string][]model.Identity // match key -> sources
+		m    map[string]model.HTTPMatch
+	}
+	byPort := map[int32]*grantOnPort{}
+	at := func(port int32) *grantOnPort {
+		g := byPort[port]
+		if g == nil {
+			g = &grantOnPort{http: map[string][]model.Identity{}, m: map[string]model.HTTPMatch{}}
+			byPort[port] = g
+		}
+		return g
+	}
+	for port := range allPorts {
+		at(port) // every port gets a Server: deny by default
+	}
+	for _, g := range pol.Grants {
+		for _, r := range g.Rules {
+			if r.Protocol == model.ProtocolUDP {
+				report(ReasonUnsupportedMatch, fmt.Sprintf("%s: Linkerd does not proxy UDP, so it can neither allow nor deny it; nothing is written for this rule", r.Route))
+				continue
+			}
+			ports := r.Ports
+			if len(ports) == 0 {
+				for port := range allPorts {
+					ports = append(ports, port)
+				}
+				if len(ports) == 0 {
+					report(ReasonNoPorts, fmt.Sprintf("%s grants all ports of %s, but its pods declare no container ports: Linkerd Servers need ports, so nothing is authorized", r.Route, pol.Destination))
+					continue
+				}
+			}
+			for _, port := range ports {
+				gp := at(port)
+				if r.Protocol == model.ProtocolTCP {
+					gp.l4 = appendID(gp.l4, g.Source)
+					continue
+				}
+				k := matchKey(*r.HTTP)
+				gp.http[k] = appendID(gp.http[k], g.Source)
+				gp.m[k] = *r.HTTP
+			}
+		}
+	}
+	ports := make([]int32, 0, len(byPort))
+	for port := range byPort {
+		ports = append(ports, port)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
+
+	ns, sa := pol.Destination.Namespace, pol.Destination.Name
+	var out []kubesink.Object
+	mtas := map[string]string{} // identity set -> MeshTLSAuthentication name
+	mta := func(ids []model.Identity) api.TargetRef {
+		k := idsKey(ids)
+		name, ok := mtas[k]
+		if !ok {
+			name = fmt.Sprintf("%s-smi-clients-%d", sa, len(mtas))
+			mtas[k] = name
+			m := &api.MeshTLSAuthentication{TypeMeta: gvMeshTLS, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+			for _, id := range ids {
+				m.Spec.IdentityRefs = append(m.Spec.IdentityRefs, api.TargetRef{Kind: "ServiceAccount", Name: id.Name, Namespace: id.Namespace})
+			}
+			out = append(out, kubesink.Object{Obj: m, Sources: src})
+		}
+		return api.TargetRef{Group: "policy.linkerd.io", Kind: "MeshTLSAuthentication", Name: name}
+	}
+	probesNeeded := false
+	for si, sel := range pol.Workloads.Selectors {
+		for _, port := range ports {
+			gp := byPort[port]
+			server := serverName(sa, si, port)
+			out = append(out, kubesink.Object{Obj: &api.Server{TypeMeta: gvServer,
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: server},
+				Spec:       api.ServerSpec{PodSelector: &metav1.LabelSelector{MatchLabels: sel}, Port: intstr.FromInt32(port), AccessPolicy: "deny"}}, Sources: src})
+			serverRef := api.TargetRef{Group: "policy.linkerd.io", Kind: "Server", Name: server}
+			if len(gp.l4) > 0 {
+				out = append(out, authz(ns, server+"-l4", serverRef, mta(sortIDs(gp.l4)), src))
+			}
+			if len(gp.http) == 0 {
+				continue
+			}
+			keys := make([]string, 0, len(gp.http))
+			for k := range gp.http {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for ri, k := range keys {
+				name := fmt.Sprintf("%s-r%d", server, ri)
+				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
+				for _, chunk := range chunks(routeMatches([]model.HTTPMatch{gp.m[k]}), 8) {
+					rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk})
+				}
+				out = append(out, kubesink.Object{Obj: rt, Sources: src})
+				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name}, mta(sortIDs(gp.http[k])), src))
+			}
+			if len(gp.l4) > 0 {
+				// HTTPRoutes on a Server replace its default route: keep every
+				// other request reachable for the sources granted all traffic.
+				name := server + "-all"
+				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
+				rt.Spec.Rules = []api.HTTPRouteRule{{Matches: []api.HTTPRouteMatch{{Path: &api.PathMatch{Type: "PathPrefix", Value: "/"}}}}}
+				out = append(out, kubesink.Object{Obj: rt, Sources: src})
+			}
+			// HTTPRoutes on a Server also remove Linkerd's default probe
+			// routes: authorize the kubelet's probes explicitly.
+			var probes []api.HTTPRouteMatch
+			for _, pr := range pol.Workloads.Probes {
+				if pr.Port == port {
+					probes = append(probes, api.HTTPRouteMatch{Path: &api.PathMatch{Type: "Exact", Value: pr.Path}, Method: "GET"})
+				}
+			}
+			if len(probes) > 0 {
+				probesNeeded = true
+				name := server + "-probes"
+				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
+				for _, chunk := range chunks(probes, 8) {
+					rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk})
+				}
+				out = append(out, kubesink.Object{Obj: rt, Sources: src})
+				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name},
+					api.TargetRef{Group: "policy.linkerd.io", Kind: "NetworkAuthentication", Name: sa + "-smi-kubelet"}, src))
+			}
+		}
+	}
+	if probesNeeded {
+		out = append(out, kubesink.Object{Obj: &api.NetworkAuthentication{TypeMeta: gvNetAuthn,
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-smi-kubelet"},
+			Spec:       api.NetworkAuthenticationSpec{Networks: []api.Network{{CIDR: "0.0.0.0/0"}, {CIDR: "::/0"}}}}, Sources: src})
+	}
+	return out
+}
+
+func serverName(sa string, selector int, port int32) string {
+	if selector == 0 {
+		return fmt.Sprintf("%s-smi-%d", sa, port)
+	}
+	return fmt.Sprintf("%s-smi-%d-%d", sa, selector, port)
+}
+
+func authz(ns, name string, target, authn api.TargetRef, src []model.ObjectRef) kubesink.Object {
+	return kubesink.Object{Obj: &api.AuthorizationPolicy{TypeMeta: gvAuthz, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: api.AuthorizationPolicySpec{TargetRef: target, RequiredAuthenticationRefs: []api.TargetRef{authn}}}, Sources: src}
+}
+
+func appendID(list []model.Identity, id model.Identity) []model.Identity {
+	for _, x := range list {
+		if x == id {
+			return list
+		}
+	}
+	return append(list, id)
+}
+
+func sortIDs(ids []model.Identity) []model.Identity {
+	out := append([]model.Identity{}, ids...)
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func idsKey(ids []model.Identity) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func matchKey(m model.HTTPMatch) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q|%s", m.PathRegex, strings.Join(m.Methods, ","))
+	for _, h := range m.Headers {
+		fmt.Fprintf(&b, "|%q=%q", h.Name, h.Regex)
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+package linkerd_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+)
+
+func get(gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u, env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u)
+}
+
+func svc(ns, name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+}
+
+func overrides(u *unstructured.Unstructured) string {
+	list, _, _ := unstructured.NestedSlice(u.Object, "spec", "dstOverrides")
+	s := ""
+	for _, o := range list {
+		m := o.(map[string]any)
+		s += fmt.Sprintf("%v=%v;", m["authority"], m["weight"])
+	}
+	return s
+}
+
+// TestSplitLifecycle: ServiceProfile dstOverrides follow weight steps, an
+// edit is repaired, deletion prunes.
+func TestSplitLifecycle(t *testing.T) {
+	ns := namespace(t)
+	create(t, svc(ns, "web"), svc(ns, "web-v1"), svc(ns, "web-v2"))
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: "web", Backends: []splitv1alpha4.TrafficSplitBackend{{Service: "web-v1", Weight: 90}, {Service: "web-v2", Weight: 10}}}}
+	create(t, ts)
+	name := linkerd.ServiceProfileName("web", ns, "cluster.local")
+	want := func(w string) {
+		t.Helper()
+		eventually(t, func() error {
+			sp, err := get(linkerd.ServiceProfileGVK, ns, name)
+			if err != nil {
+				return err
+			}
+			if got := overrides(sp); got != w {
+				return fmt.Errorf("dstOverrides %s, want %s", got, w)
+			}
+			return nil
+		})
+	}
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=9;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	if err := env.Update(context.Background(), ts, func() { ts.Spec.Backends[1].Weight = 90 }); err != nil {
+		t.Fatal(err)
+	}
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=1;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	sp, _ := get(linkerd.ServiceProfileGVK, ns, name)
+	if err := env.Update(context.Background(), sp, func() { _ = unstructured.SetNestedSlice(sp.Object, nil, "spec", "dstOverrides") }); err != nil {
+		t.Fatal(err)
+	}
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=1;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	if err := env.Client.Delete(context.Background(), ts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		if _, err := get(linkerd.ServiceProfileGVK, ns, name); err == nil {
+			return fmt.Errorf("ServiceProfile not pruned")
+		}
+		return nil
+	})
+}
+
+// TestForeignServiceProfileBlocksHTTPRouteSplit: a split with matches is
+// written as HTTPRoutes, which Linkerd ignores while the root has a
+// ServiceProfile; a foreign one is reported, nothing is written.
+func TestForeignServiceProfileBlocksHTTPRouteSplit(t *testing.T) {
+	ns := namespace(t)
+	create(t, svc(ns, "web"), svc(ns, "web-v2"),
+		&specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "beta"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "b", PathRegex: "/beta"}}}})
+	foreign := &unstructured.Unstructured{}
+	foreign.SetGroupVersionKind(linkerd.ServiceProfileGVK)
+	foreign.SetNamespace(ns)
+	foreign.SetName(linkerd.ServiceProfileName("web", ns, "cluster.local"))
+	foreign.Object["spec"] = map[string]any{"routes": []any{map[string]any{"name": "x", "condition": map[string]any{"method": "GET"}}}}
+	create(t, foreign)
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: "web", Matches: []splitv1alpha4.TrafficSplitMatch{{Kind: "HTTPRouteGroup", Name: "beta"}},
+			Backends: []splitv1alpha4.TrafficSplitBackend{{Service: "web-v2", Weight: 1}}}}
+	create(t, ts)
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != kubesink.ReasonConflict {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+	if _, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080"); err == nil {
+		t.Fatal("an HTTPRoute Linkerd would ignore was written")
+	}
+	if err := env.Client.Delete(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		_, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080")
+		return err
+	})
+}
+
+// TestAccessObjects: a TrafficTarget becomes a Server (deny), a
+// MeshTLSAuthentication of its sources, an HTTPRoute and its
+// AuthorizationPolicy, plus the probe route and its authorization.
+func TestAccessObjects(t *testing.T) {
+	ns := namespace(t)
+	create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api"}},
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api-0", Labels: map[string]string{"app": "api"}},
+			Spec: corev1.PodSpec{ServiceAccountName: "api", AutomountServiceAccountToken: new(false), Containers: []corev1.Container{{
+				Name: "c", Image: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}}},
+			}}}},
+		&specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "metrics", PathRegex: "/metrics", Methods: []string{"GET"}}}}},
+		&accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api"},
+			Spec: accessv1alpha3.TrafficTargetSpec{
+				Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "api"},
+				Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "HTTPRouteGroup", Name: "routes"}},
+				Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "prometheus", Namespace: "monitoring"}},
+			}})
+	for _, o := range []struct {
+		gvk  schema.GroupVersionKind
+		name string
+	}{
+		{linkerd.ServerGVK, "api-smi-8080"},
+		{linkerd.MeshTLSAuthenticationGVK, "api-smi-clients-0"},
+		{linkerd.HTTPRouteGVK, "api-smi-8080-r0"},
+		{linkerd.AuthorizationPolicyGVK, "api-smi-8080-r0"},
+		{linkerd.HTTPRouteGVK, "api-smi-8080-probes"},
+		{linkerd.AuthorizationPolicyGVK, "api-smi-8080-probes"},
+		{linkerd.NetworkAuthenticationGVK, "api-smi-kubelet"},
+	} {
+		eventually(t, func() error {
+			_, err := get(o.gvk, ns, o.name)
+			return err
+		})
+	}
+	srv, _ := get(linkerd.ServerGVK, ns, "api-smi-8080")
+	if ap, _, _ := unstructured.NestedString(srv.Object, "spec", "accessPolicy"); ap != "deny" {
+		t.Errorf("Server accessPolicy %q", ap)
+	}
+}
