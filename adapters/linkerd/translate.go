@@ -187,8 +187,12 @@ func split(sp *model.Split, o Options) []kubesink.Object {
 
 func ptr[T any](v T) *T { return &v }
 
-// routeMatches: one HTTPRoute match per method (a match holds one method);
-// path and header regexes are full-match in Linkerd, as the model writes them.
+// routeMatches: one HTTPRoute match per method (a match holds one method).
+// Linkerd's proxy "full-matches" a regex by taking the leftmost-first match
+// and checking that it spans the whole value, which is narrower than a full
+// match for alternations ("yes|yesno" never matches "yesno"). Anchoring both
+// ends makes the two the same: the model's path regexes already are
+// ("^(?:re).*$"), header regexes are wrapped here.
 func routeMatches(ms []model.HTTPMatch) []api.HTTPRouteMatch {
 	var out []api.HTTPRouteMatch
 	for _, m := range ms {
@@ -197,7 +201,7 @@ func routeMatches(ms []model.HTTPMatch) []api.HTTPRouteMatch {
 			base.Path = &api.PathMatch{Type: "RegularExpression", Value: m.PathRegex}
 		}
 		for _, h := range m.Headers {
-			base.Headers = append(base.Headers, api.HeaderMatch{Type: "RegularExpression", Name: h.Name, Value: h.Regex})
+			base.Headers = append(base.Headers, api.HeaderMatch{Type: "RegularExpression", Name: h.Name, Value: "^(?:" + h.Regex + ")$"})
 		}
 		if len(m.Methods) == 0 {
 			if base.Path == nil && len(base.Headers) == 0 {

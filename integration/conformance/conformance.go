@@ -183,17 +183,39 @@ func (s Scenario) Decode() ([]runtime.Object, error) {
 		}
 	}
 	// Meshes that select workloads by labels need pods: every destination a
-	// scenario calls without giving its pods gets one, labelled app=<account>.
+	// scenario calls without giving its pods gets one, labelled app=<account>
+	// and declaring the ports its callers use, as a real workload would.
+	synthetic := map[string]*corev1.Pod{}
+	var order []string
 	for _, r := range s.Access {
-		if hasPod[r.To] {
+		if hasPod[r.To] && synthetic[r.To] == nil {
 			continue
 		}
-		ns, sa, _ := strings.Cut(r.To, "/")
-		hasPod[r.To] = true
-		out = append(out, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-0", Labels: map[string]string{"app": sa}},
-			Spec:       corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "app"}}},
-		})
+		p := synthetic[r.To]
+		if p == nil {
+			ns, sa, _ := strings.Cut(r.To, "/")
+			p = &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-0", Labels: map[string]string{"app": sa}},
+				Spec:       corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "app"}}},
+			}
+			synthetic[r.To] = p
+			hasPod[r.To] = true
+			order = append(order, r.To)
+		}
+		proto := corev1.ProtocolTCP
+		if strings.EqualFold(r.Protocol, "UDP") {
+			proto = corev1.ProtocolUDP
+		}
+		declared := false
+		for _, cp := range p.Spec.Containers[0].Ports {
+			declared = declared || (cp.ContainerPort == r.Port && cp.Protocol == proto)
+		}
+		if !declared {
+			p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, corev1.ContainerPort{ContainerPort: r.Port, Protocol: proto})
+		}
+	}
+	for _, k := range order {
+		out = append(out, synthetic[k])
 	}
 	for _, d := range docs {
 		if d.GVK.Group == "" {

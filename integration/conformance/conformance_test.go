@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/conformance/istiojudge"
+	"github.com/smi-adapter/smi-adapter/integration/conformance/linkerdjudge"
 )
 
 // TestModelJudge runs every scenario against the model judge and keeps the
@@ -43,6 +45,19 @@ func TestIstioJudgeDefaultAllow(t *testing.T) {
 		return
 	}
 	t.Fatal("scenario deny-no-target not found")
+}
+
+// TestLinkerdJudge runs every scenario through the Linkerd backend and
+// Linkerd's semantics, with the cluster's default inbound policy set to deny
+// (what SMI's deny by default needs); the report is reports/linkerd.md.
+func TestLinkerdJudge(t *testing.T) {
+	conformance.Run(t, &linkerdjudge.Judge{DefaultInbound: "deny"}, "scenarios", "reports/linkerd.md")
+}
+
+// TestLinkerdJudgeHTTPRouteSplits: the same scenarios with every split
+// written as HTTPRoutes (splits=httproute).
+func TestLinkerdJudgeHTTPRouteSplits(t *testing.T) {
+	conformance.Run(t, &linkerdjudge.Judge{DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}, "scenarios", "reports/linkerd-httproute.md")
 }
 
 func mustLoad(t *testing.T) []conformance.Scenario {

@@ -1,0 +1,481 @@
+// Package linkerdjudge decides what Linkerd does with the resources
+// smi-adapter's Linkerd backend writes for a conformance scenario. It runs the
+// product path (normalize, then linkerd.Translate) and evaluates the
+// resulting objects by Linkerd's semantics, written independently of the
+// translator, after Linkerd's documentation and its proxy's route matching:
+//
+//   - Inbound: a Server selects pods by labels and a port. With no Server the
+//     cluster's default inbound policy applies (DefaultInbound). A Server's
+//     accessPolicy deny admits only what an AuthorizationPolicy authorizes; an
+//     AuthorizationPolicy needs all of its required authentications (a
+//     MeshTLSAuthentication's identities, a NetworkAuthentication's networks).
+//     A policy targeting the Server covers all its traffic; one targeting an
+//     HTTPRoute covers requests that route chose. With HTTPRoutes attached to
+//     the Server, a request takes the best matching rule (longest path match,
+//     then method, then most headers) and is refused when none matches.
+//     Raw TCP never reaches routes. Linkerd does not proxy UDP.
+//   - Outbound: a ServiceProfile of the root with dstOverrides spreads every
+//     request by weight (and makes Linkerd ignore the root's HTTPRoutes);
+//     otherwise HTTPRoutes attached to the root Service choose the best
+//     matching rule; no match, or nothing attached, goes to the root.
+//   - Regex matches are Linkerd's: the leftmost-first match must span the
+//     whole value.
+package linkerdjudge
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+	"github.com/smi-adapter/smi-adapter/integration/conformance"
+)
+
+type ref struct {
+	Group     string `json:"group"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Port      *int32 `json:"port"`
+}
+
+type meta struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+}
+
+type object struct {
+	Kind     string          `json:"kind"`
+	Metadata meta            `json:"metadata"`
+	Spec     json.RawMessage `json:"spec"`
+}
+
+type server struct {
+	PodSelector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	} `json:"podSelector"`
+	Port         json.RawMessage `json:"port"`
+	AccessPolicy string          `json:"accessPolicy"`
+}
+
+type authz struct {
+	TargetRef                  ref   `json:"targetRef"`
+	RequiredAuthenticationRefs []ref `json:"requiredAuthenticationRefs"`
+}
+
+type match struct {
+	Path *struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	} `json:"path"`
+	Headers []struct {
+		Type  string `json:"type"`
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"headers"`
+	Method string `json:"method"`
+}
+
+type route struct {
+	ParentRefs []ref `json:"parentRefs"`
+	Rules      []struct {
+		Matches     []match `json:"matches"`
+		BackendRefs []struct {
+			Name   string `json:"name"`
+			Weight *int32 `json:"weight"`
+		} `json:"backendRefs"`
+	} `json:"rules"`
+}
+
+type profile struct {
+	DstOverrides []struct {
+		Authority string            `json:"authority"`
+		Weight    resource.Quantity `json:"weight"`
+	} `json:"dstOverrides"`
+}
+
+// Judge is the Linkerd judge.
+type Judge struct {
+	Options linkerd.Options
+	// DefaultInbound is the cluster's default inbound policy for ports no
+	// Server selects: "all-unauthenticated" (Linkerd's default) or "deny".
+	DefaultInbound string
+	objs           []object
+	pods           []*corev1.Pod
+	closed         []string
+}
+
+var (
+	_ conformance.Judge              = (*Judge)(nil)
+	_ conformance.FailClosedReporter = (*Judge)(nil)
+)
+
+// Name implements conformance.Judge.
+func (j *Judge) Name() string { return "linkerd" }
+
+// FailedClosed implements conformance.FailClosedReporter.
+func (j *Judge) FailedClosed() []string { return j.closed }
+
+// Load implements conformance.Judge.
+func (j *Judge) Load(objs []runtime.Object) error {
+	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound}
+	mem, err := normalize.NewMemory("default", objs...)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			j.pods = append(j.pods, p)
+		}
+	}
+	for _, k := range mem.Keys() {
+		if k.Kind == model.KeyRoute {
+			continue
+		}
+		slice, _ := normalize.Build(k, mem)
+		res := linkerd.Translate(slice, j.Options)
+		for _, err := range res.Problems {
+			for _, e := range err.Errors {
+				j.closed = append(j.closed, e.Error())
+			}
+		}
+		for _, o := range res.Objects {
+			b, err := json.Marshal(o.Obj)
+			if err != nil {
+				return err
+			}
+			var obj object
+			if err := json.Unmarshal(b, &obj); err != nil {
+				return err
+			}
+			j.objs = append(j.objs, obj)
+		}
+	}
+	sort.Strings(j.closed)
+	return nil
+}
+
+func (j *Judge) each(kind, ns string, fn func(object)) {
+	for _, o := range j.objs {
+		if o.Kind == kind && o.Metadata.Namespace == ns {
+			fn(o)
+		}
+	}
+}
+
+// Allowed implements conformance.Judge.
+func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
+	proto := strings.ToUpper(r.Protocol)
+	if proto == "" {
+		proto = "HTTP"
+	}
+	if proto == "UDP" {
+		return false, &conformance.Inexpressible{Reason: "Linkerd does not proxy UDP: it neither allows nor denies it"}
+	}
+	ns, sa, _ := strings.Cut(r.To, "/")
+	var pod *corev1.Pod
+	for _, p := range j.pods {
+		if p.Namespace == ns && p.Spec.ServiceAccountName == sa {
+			pod = p
+			break
+		}
+	}
+	if pod == nil {
+		return false, fmt.Errorf("no pod runs as %s", r.To)
+	}
+	var srv *object
+	j.each("Server", ns, func(o object) {
+		var s server
+		_ = json.Unmarshal(o.Spec, &s)
+		if srv == nil && selects(s.PodSelector.MatchLabels, pod.Labels) && portIs(s.Port, r.Port, pod) {
+			oo := o
+			srv = &oo
+		}
+	})
+	if srv == nil {
+		return j.DefaultInbound != "deny", nil
+	}
+	var s server
+	_ = json.Unmarshal(srv.Spec, &s)
+	if s.AccessPolicy == "all-unauthenticated" {
+		return true, nil
+	}
+	fromNS, fromSA, _ := strings.Cut(r.From, "/")
+	authorized := func(target ref) bool {
+		ok := false
+		j.each("AuthorizationPolicy", ns, func(o object) {
+			var a authz
+			_ = json.Unmarshal(o.Spec, &a)
+			if a.TargetRef.Kind != target.Kind || a.TargetRef.Name != target.Name {
+				return
+			}
+			all := len(a.RequiredAuthenticationRefs) > 0
+			for _, req := range a.RequiredAuthenticationRefs {
+				all = all && j.authenticated(ns, req, fromNS, fromSA)
+			}
+			ok = ok || all
+		})
+		return ok
+	}
+	serverRef := ref{Kind: "Server", Name: srv.Metadata.Name}
+	if authorized(serverRef) {
+		return true, nil
+	}
+	if proto != "HTTP" {
+		return false, nil
+	}
+	// HTTP: the best matching rule of the routes attached to the Server.
+	best, bestRoute, found := score{}, "", false
+	attached := false
+	j.each("HTTPRoute", ns, func(o object) {
+		var rt route
+		_ = json.Unmarshal(o.Spec, &rt)
+		if !attachedTo(rt, "Server", srv.Metadata.Name) {
+			return
+		}
+		attached = true
+		for _, rule := range rt.Rules {
+			if sc, ok := bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
+				best, bestRoute, found = sc, o.Metadata.Name, true
+			}
+		}
+	})
+	if !attached || !found {
+		return false, nil
+	}
+	return authorized(ref{Kind: "HTTPRoute", Name: bestRoute}), nil
+}
+
+func (j *Judge) authenticated(ns string, req ref, fromNS, fromSA string) bool {
+	ok := false
+	j.each(req.Kind, ns, func(o object) {
+		if o.Metadata.Name != req.Name {
+			return
+		}
+		switch req.Kind {
+		case "MeshTLSAuthentication":
+			var m struct {
+				IdentityRefs []ref `json:"identityRefs"`
+			}
+			_ = json.Unmarshal(o.Spec, &m)
+			for _, id := range m.IdentityRefs {
+				idNS := id.Namespace
+				if idNS == "" {
+					idNS = ns
+				}
+				ok = ok || (id.Kind == "ServiceAccount" && id.Name == fromSA && idNS == fromNS)
+			}
+		case "NetworkAuthentication":
+			ok = true // every test client is in 0.0.0.0/0
+		}
+	})
+	return ok
+}
+
+func selects(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func portIs(raw json.RawMessage, port int32, pod *corev1.Pod) bool {
+	var n int32
+	if json.Unmarshal(raw, &n) == nil {
+		return n == port
+	}
+	var name string
+	if json.Unmarshal(raw, &name) == nil {
+		for _, c := range pod.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.Name == name && cp.ContainerPort == port {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func attachedTo(rt route, kind, name string) bool {
+	for _, p := range rt.ParentRefs {
+		if p.Kind == kind && p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// score orders matched rules as Linkerd's proxy does.
+type score struct {
+	pathLen int
+	method  bool
+	headers int
+}
+
+func (a score) less(b score) bool {
+	if a.pathLen != b.pathLen {
+		return a.pathLen < b.pathLen
+	}
+	if a.method != b.method {
+		return !a.method
+	}
+	return a.headers < b.headers
+}
+
+// spans: Linkerd's regex match — leftmost-first, spanning the whole value.
+func spans(re, v string) bool {
+	r, err := regexp.Compile(re)
+	if err != nil {
+		return false
+	}
+	loc := r.FindStringIndex(v)
+	return loc != nil && loc[0] == 0 && loc[1] == len(v)
+}
+
+func bestMatch(ms []match, method, path string, headers map[string]string) (score, bool) {
+	if len(ms) == 0 {
+		return score{pathLen: 1}, true // no matches: PathPrefix "/"
+	}
+	var best score
+	found := false
+	for _, m := range ms {
+		sc := score{pathLen: 1}
+		if m.Method != "" {
+			if !strings.EqualFold(m.Method, method) {
+				continue
+			}
+			sc.method = true
+		}
+		if m.Path != nil {
+			switch m.Path.Type {
+			case "Exact":
+				if path != m.Path.Value {
+					continue
+				}
+				sc.pathLen = len(path)
+			case "PathPrefix":
+				p := strings.TrimRight(m.Path.Value, "/")
+				if m.Path.Value == "/" {
+					sc.pathLen = 1
+					break
+				}
+				rest, ok := strings.CutPrefix(strings.TrimRight(path, "/"), p)
+				if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+					continue
+				}
+				sc.pathLen = len(p)
+			case "RegularExpression":
+				if !spans(m.Path.Value, path) {
+					continue
+				}
+				sc.pathLen = len(path)
+			}
+		}
+		ok := true
+		for _, h := range m.Headers {
+			v, present := "", false
+			for k, val := range headers {
+				if strings.EqualFold(k, h.Name) {
+					v, present = val, true
+				}
+			}
+			switch {
+			case !present:
+				ok = false
+			case h.Type == "Exact":
+				ok = ok && v == h.Value
+			default:
+				ok = ok && spans(h.Value, v)
+			}
+		}
+		if !ok {
+			continue
+		}
+		sc.headers = len(m.Headers)
+		if !found || best.less(sc) {
+			best, found = sc, true
+		}
+	}
+	return best, found
+}
+
+// Split implements conformance.Judge.
+func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
+	ns, name, _ := strings.Cut(r.Root, "/")
+	domain := j.Options.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local"
+	}
+	toRoot := map[string]int64{name: 1}
+	spName := linkerd.ServiceProfileName(name, ns, domain)
+	var prof *profile
+	j.each("ServiceProfile", ns, func(o object) {
+		if o.Metadata.Name == spName {
+			var p profile
+			_ = json.Unmarshal(o.Spec, &p)
+			prof = &p
+		}
+	})
+	if prof != nil {
+		if len(prof.DstOverrides) == 0 {
+			return toRoot, nil
+		}
+		out := map[string]int64{}
+		for _, d := range prof.DstOverrides {
+			host, port, _ := strings.Cut(d.Authority, ":")
+			if p, err := strconv.Atoi(port); err == nil && int32(p) != r.Port {
+				return toRoot, nil // an override for another port
+			}
+			if w := d.Weight.MilliValue(); w > 0 {
+				out[strings.Split(host, ".")[0]] += w
+			}
+		}
+		return out, nil
+	}
+	best, found := score{}, false
+	var out map[string]int64
+	j.each("HTTPRoute", ns, func(o object) {
+		var rt route
+		_ = json.Unmarshal(o.Spec, &rt)
+		on := false
+		for _, p := range rt.ParentRefs {
+			on = on || (p.Kind == "Service" && p.Name == name && (p.Port == nil || *p.Port == r.Port))
+		}
+		if !on {
+			return
+		}
+		for _, rule := range rt.Rules {
+			sc, ok := bestMatch(rule.Matches, r.Method, r.Path, r.Headers)
+			if !ok || (found && !best.less(sc)) {
+				continue
+			}
+			best, found = sc, true
+			out = map[string]int64{}
+			for _, b := range rule.BackendRefs {
+				w := int64(1)
+				if b.Weight != nil {
+					w = int64(*b.Weight)
+				}
+				if w > 0 {
+					out[b.Name] += w
+				}
+			}
+		}
+	})
+	if !found {
+		return toRoot, nil
+	}
+	return out, nil
+}
