@@ -121,15 +121,15 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 			log.Info("created", "object", id)
 		case err != nil:
 			errs = multierror.Append(errs, fmt.Errorf("get %s: %w", id, err))
-		case !Owned(existing) || existing.GetAnnotations()[AnnotationKey] != key.String():
+		case Owned(existing) && existing.GetAnnotations()[AnnotationKey] != key.String():
+			// Ours, for another key: a handover between keys (the other key
+			// will drop it); retry rather than report a lasting conflict.
+			errs = multierror.Append(errs, fmt.Errorf("%s is still held by smi-adapter for %s", id, existing.GetAnnotations()[AnnotationKey]))
+		case !Owned(existing):
 			stats.Conflicts++
-			owner := "is not managed by smi-adapter"
-			if Owned(existing) {
-				owner = "is managed by smi-adapter for " + existing.GetAnnotations()[AnnotationKey]
-			}
 			for _, src := range d.Sources {
 				problems.Add(&model.Diagnostic{Object: src, Severity: model.SeverityError, Reason: ReasonConflict,
-					Message: fmt.Sprintf("%s %s/%s already exists and %s; smi-adapter does not overwrite it", u.GetKind(), u.GetNamespace(), u.GetName(), owner)})
+					Message: fmt.Sprintf("%s %s/%s already exists and is not managed by smi-adapter; smi-adapter does not overwrite it", u.GetKind(), u.GetNamespace(), u.GetName())})
 			}
 		case upToDate(existing, u):
 			stats.Unchanged++

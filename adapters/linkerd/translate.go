@@ -84,8 +84,87 @@ func Translate(slice *model.Slice, opts Options) Result {
 	}
 	if pol := slice.Access; pol != nil {
 		res.Objects = append(res.Objects, access(pol, res.Problems)...)
+		res.Objects = append(res.Objects, routeProfiles(pol, o, res.Problems)...)
 	}
 	return res
+}
+
+// routeProfiles gives each Service in front of the destination a
+// ServiceProfile whose routes are the HTTP matches granted to it, so that
+// Linkerd's per-route metrics follow the SMI routes. ServiceProfile
+// conditions have no header matching: a match's route covers its path and
+// methods only (metrics, not access, depend on it); a match with neither is
+// left out. A Service that is a split root gets none: its ServiceProfile
+// belongs to the split, and one would make Linkerd ignore its HTTPRoutes.
+func routeProfiles(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Object {
+	type named struct {
+		name string
+		m    model.HTTPMatch
+	}
+	seen := map[string]bool{}
+	var routes []named
+	for _, g := range pol.Grants {
+		for _, r := range g.Rules {
+			if r.Protocol != model.ProtocolHTTP || (r.HTTP.PathRegex == "" && len(r.HTTP.Methods) == 0) {
+				continue
+			}
+			name := r.Route.Name + "/" + r.Match
+			if r.Match == "" {
+				name = r.Route.Name
+			}
+			k := name + "|" + matchKey(*r.HTTP)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			routes = append(routes, named{name, *r.HTTP})
+		}
+	}
+	if len(routes) == 0 {
+		return nil
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].name < routes[j].name })
+	var out []kubesink.Object
+	for _, svc := range pol.Services {
+		if svc.SplitRoot {
+			for _, ref := range pol.From {
+				p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: "RouteMetricsSkipped", Message: fmt.Sprintf(
+					"Service %s is the root of a TrafficSplit: its ServiceProfile belongs to the split, so no per-route metrics routes are written for it", svc.Name)})
+			}
+			continue
+		}
+		prof := &api.ServiceProfile{TypeMeta: gvServiceProfile, ObjectMeta: metav1.ObjectMeta{
+			Namespace: svc.Namespace, Name: ServiceProfileName(svc.Name, svc.Namespace, o.ClusterDomain)}}
+		for _, rt := range routes {
+			prof.Spec.Routes = append(prof.Spec.Routes, api.RouteSpec{Name: rt.name, Condition: condition(rt.m)})
+		}
+		out = append(out, kubesink.Object{Obj: prof, Sources: pol.From})
+	}
+	return out
+}
+
+// condition: all of the path and the methods (one method per condition,
+// so several are an any).
+func condition(m model.HTTPMatch) *api.RequestMatch {
+	var parts []*api.RequestMatch
+	if m.PathRegex != "" {
+		parts = append(parts, &api.RequestMatch{PathRegex: m.PathRegex})
+	}
+	switch len(m.Methods) {
+	case 0:
+	case 1:
+		parts = append(parts, &api.RequestMatch{Method: m.Methods[0]})
+	default:
+		anyOf := &api.RequestMatch{}
+		for _, meth := range m.Methods {
+			anyOf.Any = append(anyOf.Any, &api.RequestMatch{Method: meth})
+		}
+		parts = append(parts, anyOf)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return &api.RequestMatch{All: parts}
 }
 
 // ServiceProfileName is the name Linkerd looks up for a Service.

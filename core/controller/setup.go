@@ -70,7 +70,8 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 			return []model.Key{normalize.AccessKey(o)}
 		}))).
 		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
-			return []model.Key{normalize.SplitKey(o)}
+			// The access keys behind the root list it as a split root.
+			return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehind(ctx, o.Namespace, o.Spec.Service)...)
 		}))).
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, keys(func(ctx context.Context, o *specsv1alpha4.HTTPRouteGroup) []model.Key {
 			return m.routeKeys(ctx, normalize.KindHTTPRouteGroup, o.Namespace, o.Name)
@@ -117,18 +118,27 @@ func (m *mapper) serviceKeys(ctx context.Context, svc *corev1.Service) []model.K
 	out := m.splitKeysOfService(ctx, ns, name)
 	// Access keys list the Services in front of their pods: the accounts of
 	// the pods this Service selects are affected.
-	if len(svc.Spec.Selector) > 0 {
-		var pods corev1.PodList
-		if err := m.c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(svc.Spec.Selector)); err != nil {
-			logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+name)
-		}
-		seen := map[model.Key]bool{}
-		for i := range pods.Items {
-			for _, k := range m.podKeys(ctx, &pods.Items[i]) {
-				if !seen[k] {
-					seen[k] = true
-					out = append(out, k)
-				}
+	return append(out, m.accessKeysBehind(ctx, ns, name)...)
+}
+
+// accessKeysBehind: the access keys of the accounts whose pods a Service selects.
+func (m *mapper) accessKeysBehind(ctx context.Context, ns, name string) []model.Key {
+	var svc corev1.Service
+	if err := m.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil || len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	var pods corev1.PodList
+	if err := m.c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(svc.Spec.Selector)); err != nil {
+		logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+name)
+		return nil
+	}
+	seen := map[model.Key]bool{}
+	var out []model.Key
+	for i := range pods.Items {
+		for _, k := range m.podKeys(ctx, &pods.Items[i]) {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
 			}
 		}
 	}

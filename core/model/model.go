@@ -184,6 +184,9 @@ type Service struct {
 	Namespace string        `json:"namespace"`
 	Name      string        `json:"name"`
 	Ports     []ServicePort `json:"ports,omitempty"`
+	// SplitRoot is set in AccessPolicy.Services when a TrafficSplit names
+	// this Service as its root (meshes may not attach other routing to it).
+	SplitRoot bool `json:"splitRoot,omitempty"`
 }
 
 // ServicePort is one port of a Service.

@@ -38,11 +38,14 @@ func AccessKey(tt *accessv1alpha3.TrafficTarget) model.Key {
 // Access builds the access policy of one destination identity from the
 // TrafficTargets keyed to it (AccessKey). The policy is never nil: with no
 // valid grant it denies everything.
-func Access(key model.Key, tts []*accessv1alpha3.TrafficTarget, l Lookup) (*model.AccessPolicy, model.Problems) {
+func Access(key model.Key, tts []*accessv1alpha3.TrafficTarget, l Source) (*model.AccessPolicy, model.Problems) {
 	problems := model.Problems{}
 	dest := model.Identity{Namespace: key.Namespace, Name: key.Name}
 	pods := l.Pods(dest.Namespace)
 	pol := &model.AccessPolicy{Destination: dest, Workloads: Workloads(dest, pods), Services: ServicesOf(dest, pods, l.Services(dest.Namespace))}
+	for i := range pol.Services {
+		pol.Services[i].SplitRoot = len(l.TrafficSplits(model.Key{Kind: model.KeySplit, Namespace: dest.Namespace, Name: pol.Services[i].Name})) > 0
+	}
 	sorted := slices.Clone(tts)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 
