@@ -9,10 +9,16 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/testutil"
 )
 
+// Result is one scenario's outcome for one judge, as the report words it.
+type Result struct {
+	Scenario, Rule, Outcome string
+}
+
 // Run runs every scenario of dir against judge, one subtest per scenario and
 // per decision, and compares the per-implementation report with reportPath
-// (rewritten with -update).
-func Run(t *testing.T, judge Judge, dir, reportPath string) {
+// (rewritten with -update; no report when reportPath is empty). It returns
+// the outcome of every scenario.
+func Run(t *testing.T, judge Judge, dir, reportPath string) []Result {
 	t.Helper()
 	scenarios, err := Load(dir)
 	if err != nil {
@@ -23,6 +29,7 @@ func Run(t *testing.T, judge Judge, dir, reportPath string) {
 	fmt.Fprintf(&report, "| scenario | rule | decisions | result |\n|---|---|---|---|\n")
 	total, passed := 0, 0
 	var notes []string
+	var results []Result
 	for _, sc := range scenarios {
 		var failedClosed, inexpressible []string
 		ok := t.Run(sc.Name, func(t *testing.T) {
@@ -79,6 +86,7 @@ func Run(t *testing.T, judge Judge, dir, reportPath string) {
 				result += fmt.Sprintf(" (%d inexpressible)", len(inexpressible))
 			}
 		}
+		results = append(results, Result{Scenario: sc.Name, Rule: sc.Rule, Outcome: result})
 		for _, n := range append(failedClosed, inexpressible...) {
 			notes = append(notes, "- "+sc.Name+": "+n)
 		}
@@ -88,5 +96,8 @@ func Run(t *testing.T, judge Judge, dir, reportPath string) {
 	if len(notes) > 0 {
 		fmt.Fprintf(&report, "\n## Decisions the mesh cannot make as SMI says (reported, not skipped)\n\n%s\n", strings.Join(notes, "\n"))
 	}
-	testutil.Golden(t, reportPath, []byte(report.String()))
+	if reportPath != "" {
+		testutil.Golden(t, reportPath, []byte(report.String()))
+	}
+	return results
 }
