@@ -9,10 +9,13 @@ ETCD_VERSION  := 3.6.16
 CONTROLLER_TOOLS_VERSION := v0.23.0
 # One folder per version pair: KUBEBUILDER_ASSETS for envtest.
 ENVTEST_ASSETS := $(BIN)/envtest-k8s$(KUBE_VERSION)-etcd$(ETCD_VERSION)
+CONSUL_VERSION := 1.22.3
+CONSUL         := $(BIN)/consul-$(CONSUL_VERSION)/consul
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 SHARED        ?= $(abspath $(CURDIR)/../shared)
 FUZZTIME      ?= 10s
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+export SMI_ADAPTER_CONSUL := $(CONSUL)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
@@ -60,7 +63,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden f
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
-	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./integration/conformance -run 'Golden|Judge|Docs' -update
+	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/conformance -run 'Golden|Judge|Docs' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true
@@ -71,7 +74,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## build the test servers into bin/ (cached by version)
+tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(CONSUL) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -82,6 +85,11 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 $(ENVTEST_ASSETS)/etcd: | $(ENVTEST_ASSETS)/kube-apiserver
 	mkdir -p $(ENVTEST_ASSETS)
 	cd integration/tools/etcd && $(GO) build -trimpath -ldflags "-s -w" -o $(ENVTEST_ASSETS)/etcd go.etcd.io/etcd/server/v3
+
+# The Consul agent, from the module proxy (after etcd: one server build at a time).
+$(CONSUL): | $(ENVTEST_ASSETS)/etcd
+	mkdir -p $(dir $(CONSUL))
+	cd integration/tools/consul && $(GO) build -trimpath -ldflags "-s -w" -o $(CONSUL) github.com/hashicorp/consul
 
 demo: build ## (issue 7) one-command demo
 	@echo "make demo arrives with the ship-it issue"; exit 1

@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/controller"
@@ -30,6 +31,7 @@ var version = "dev"
 // by name as they land (adapters/istio, adapters/linkerd, adapters/consul).
 func backends() controller.Registry {
 	return controller.Registry{
+		consul.Name:  consul.New,
 		istio.Name:   istio.New,
 		linkerd.Name: linkerd.New,
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"time"
+
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +35,13 @@ type Backend interface {
 // with no cluster, on the same model slices the controller builds.
 type Translator interface {
 	Translate(slice *model.Slice) (objects []runtime.Object, problems model.Problems)
+}
+
+// Resyncer is implemented by backends whose mesh state the controller cannot
+// watch (Consul): every key is reconciled again after ResyncPeriod, so drift
+// is repaired and a restarted mesh gets its state back.
+type Resyncer interface {
+	ResyncPeriod() time.Duration
 }
 
 // Watcher is implemented by backends that write Kubernetes objects. The

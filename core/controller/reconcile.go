@@ -77,7 +77,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	}
 	reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), result).Inc()
 	log.V(1).Info("reconciled", "objects", len(origins), "result", result, "duration", time.Since(start).String())
-	return reconcile.Result{}, errs.ErrorOrNil()
+	var res reconcile.Result
+	if rs, ok := r.backend.(Resyncer); ok && key.Kind != model.KeyRoute && errs.ErrorOrNil() == nil {
+		res.RequeueAfter = rs.ResyncPeriod()
+	}
+	return res, errs.ErrorOrNil()
 }
 
 // origins lists the SMI objects whose status this key owns.

@@ -1,0 +1,247 @@
+package consul
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	capi "github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-multierror"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// Ownership marks in an entry's Meta (the same key smi-adapter uses on
+// Kubernetes objects). Entries without them are never modified or deleted.
+const (
+	MetaManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy     = "smi-adapter"
+	MetaKey       = "smi-adapter.io/key"  // the key that owns the entry
+	MetaKeys      = "smi-adapter.io/keys" // shared entries: every key that wants it
+	MetaSources   = "smi-adapter.io/sources"
+	maxMetaValue  = 512
+)
+
+// ReasonConflict is reported when a foreign entry holds one of our names.
+const ReasonConflict = "Conflict"
+
+// Kinds the backend writes, in write order.
+var Kinds = []string{capi.ServiceDefaults, capi.ServiceSplitter, capi.ServiceRouter, capi.ServiceIntentions}
+
+// Sink makes Consul hold exactly the desired entries of one key.
+type Sink struct {
+	Client *capi.Client
+	Opts   Options
+}
+
+func owned(meta map[string]string) bool { return meta[MetaManagedBy] == ManagedBy }
+
+func keysOf(meta map[string]string) []string {
+	if meta[MetaKeys] == "" {
+		return nil
+	}
+	return strings.Split(meta[MetaKeys], ",")
+}
+
+func withMeta(e capi.ConfigEntry, meta map[string]string) {
+	switch v := e.(type) {
+	case *capi.ServiceConfigEntry:
+		v.Meta = meta
+	case *capi.ServiceSplitterConfigEntry:
+		v.Meta = meta
+	case *capi.ServiceRouterConfigEntry:
+		v.Meta = meta
+	case *capi.ServiceIntentionsConfigEntry:
+		v.Meta = meta
+	}
+}
+
+func sources(refs []model.ObjectRef) string {
+	var s []string
+	for _, r := range refs {
+		s = append(s, r.String())
+	}
+	sort.Strings(s)
+	out := strings.Join(s, ", ")
+	if len(out) > maxMetaValue {
+		out = out[:maxMetaValue-3] + "..."
+	}
+	return out
+}
+
+// same compares two entries' content, ignoring indexes and Meta.
+func same(a, b capi.ConfigEntry) bool {
+	na, nb := Clean(a), Clean(b)
+	withMeta(na, nil)
+	withMeta(nb, nil)
+	ja, _ := json.Marshal(na)
+	jb, _ := json.Marshal(nb)
+	var ma, mb any
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	return reflect.DeepEqual(ma, mb)
+}
+
+func httpLike(p string) bool { return p == "http" || p == "http2" || p == "grpc" }
+
+// Apply writes the desired entries of key (check-and-set on ModifyIndex, so
+// a concurrent edit is never lost: the write fails and is retried), then
+// removes the entries it owns for key that are no longer desired.
+func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (model.Problems, int, error) {
+	log := logf.FromContext(ctx)
+	problems := model.Problems{}
+	writes := 0
+	var errs *multierror.Error
+	ce := s.Client.ConfigEntries()
+	q := (&capi.QueryOptions{}).WithContext(ctx)
+	w := (&capi.WriteOptions{}).WithContext(ctx)
+	sort.SliceStable(desired, func(i, j int) bool { return Order(desired[i].Entry) < Order(desired[j].Entry) })
+	wanted := map[string]bool{}
+	for _, d := range desired {
+		e := d.Entry
+		id := e.GetKind() + "/" + e.GetName()
+		wanted[id] = true
+		q.Namespace, w.Namespace = e.GetNamespace(), e.GetNamespace()
+		existing, _, err := ce.Get(e.GetKind(), e.GetName(), q)
+		notFound := err != nil && strings.Contains(err.Error(), "404")
+		if err != nil && !notFound {
+			errs = multierror.Append(errs, fmt.Errorf("get %s: %w", id, err))
+			continue
+		}
+		meta := map[string]string{MetaManagedBy: ManagedBy, MetaSources: sources(d.Sources)}
+		var index uint64
+		switch {
+		case notFound:
+		case !owned(existing.GetMeta()):
+			// A foreign service-defaults that already says http is what we need.
+			if sd, ok := existing.(*capi.ServiceConfigEntry); ok && d.Shared && httpLike(sd.Protocol) {
+				continue
+			}
+			for _, src := range d.Sources {
+				problems.Add(&model.Diagnostic{Object: src, Severity: model.SeverityError, Reason: ReasonConflict, Message: fmt.Sprintf(
+					"Consul %s %q exists and is not managed by smi-adapter (its Meta lacks %s=%s); smi-adapter does not modify it", e.GetKind(), e.GetName(), MetaManagedBy, ManagedBy)})
+			}
+			continue
+		case !d.Shared && existing.GetMeta()[MetaKey] != key.String():
+			errs = multierror.Append(errs, fmt.Errorf("%s is still held by smi-adapter for %s", id, existing.GetMeta()[MetaKey]))
+			continue
+		default:
+			index = existing.GetModifyIndex()
+		}
+		if d.Shared {
+			keys := keysOf(map[string]string{})
+			if existing != nil && !notFound {
+				keys = keysOf(existing.GetMeta())
+			}
+			if !contains(keys, key.String()) {
+				keys = append(keys, key.String())
+			}
+			sort.Strings(keys)
+			meta[MetaKeys] = strings.Join(keys, ",")
+			delete(meta, MetaSources) // several keys' sources: naming one would flap
+		} else {
+			meta[MetaKey] = key.String()
+		}
+		if !notFound && same(existing, e) && reflect.DeepEqual(metaSubset(existing.GetMeta(), meta), meta) {
+			continue // nothing to write
+		}
+		withMeta(e, meta)
+		ok, _, err := ce.CAS(e, index, w)
+		if err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("write %s: %w", id, err))
+			continue
+		}
+		if !ok {
+			errs = multierror.Append(errs, fmt.Errorf("write %s: modified concurrently (index %d), will retry", id, index))
+			continue
+		}
+		writes++
+		log.Info("wrote config entry", "entry", id)
+	}
+	if errs.ErrorOrNil() != nil {
+		return problems, writes, errs.ErrorOrNil() // never prune after a failed write
+	}
+	// Prune, in reverse write order: intentions and routers before the
+	// service-defaults they rely on.
+	for i := len(Kinds) - 1; i >= 0; i-- {
+		kind := Kinds[i]
+		q.Namespace, w.Namespace = s.Opts.Namespace, s.Opts.Namespace
+		list, _, err := ce.List(kind, q)
+		if err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("list %s: %w", kind, err))
+			continue
+		}
+		for _, e := range list {
+			id := e.GetKind() + "/" + e.GetName()
+			m := e.GetMeta()
+			if !owned(m) || wanted[id] {
+				continue
+			}
+			if keys := keysOf(m); len(keys) > 0 {
+				if !contains(keys, key.String()) {
+					continue
+				}
+				rest := remove(keys, key.String())
+				if len(rest) > 0 {
+					m2 := map[string]string{}
+					for k, v := range m {
+						m2[k] = v
+					}
+					m2[MetaKeys] = strings.Join(rest, ",")
+					withMeta(e, m2)
+					if ok, _, err := ce.CAS(e, e.GetModifyIndex(), w); err != nil || !ok {
+						errs = multierror.Append(errs, fmt.Errorf("release %s: %v", id, err))
+					}
+					continue
+				}
+			} else if m[MetaKey] != key.String() {
+				continue
+			}
+			ok, _, err := ce.DeleteCAS(e.GetKind(), e.GetName(), e.GetModifyIndex(), w)
+			if err != nil {
+				errs = multierror.Append(errs, fmt.Errorf("delete %s: %w", id, err))
+				continue
+			}
+			if !ok {
+				errs = multierror.Append(errs, fmt.Errorf("delete %s: modified concurrently, will retry", id))
+				continue
+			}
+			writes++
+			log.Info("deleted config entry", "entry", id)
+		}
+	}
+	return problems, writes, errs.ErrorOrNil()
+}
+
+func metaSubset(have, want map[string]string) map[string]string {
+	out := map[string]string{}
+	for k := range want {
+		if v, ok := have[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func remove(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package consul_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	capi "github.com/hashicorp/consul/api"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/smi-adapter/smi-adapter/adapters/consul"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+)
+
+func svc(ns, name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+}
+
+// chainSplits reads Consul's compiled discovery chain of a service and
+// returns the splitter's weights by service.
+func chainSplits(name string) (map[string]float32, error) {
+	out, _, err := agent.Client.DiscoveryChain().Get(name, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]float32{}
+	for _, n := range out.Chain.Nodes {
+		if n.Type != "splitter" {
+			continue
+		}
+		for _, s := range n.Splits {
+			target := out.Chain.Targets[out.Chain.Nodes[s.NextNode].Resolver.Target]
+			got[target.Service] += s.Weight
+		}
+	}
+	return got, nil
+}
+
+// TestSplitInDiscoveryChain: a split becomes a service-splitter (after the
+// service-defaults it needs) that Consul compiles into the service's
+// discovery chain with weights summing to 100; steps follow; deletion
+// removes splitter and defaults, in that order.
+func TestSplitInDiscoveryChain(t *testing.T) {
+	ns := namespace(t)
+	create(t, svc(ns, "web"), svc(ns, "web-v1"), svc(ns, "web-v2"))
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: "web", Backends: []splitv1alpha4.TrafficSplitBackend{{Service: "web-v1", Weight: 2}, {Service: "web-v2", Weight: 1}}}}
+	create(t, ts)
+	eventually(t, func() error {
+		got, err := chainSplits("web")
+		if err != nil {
+			return err
+		}
+		if got["web-v1"] != 66.67 || got["web-v2"] != 33.33 {
+			return fmt.Errorf("chain splits %v", got)
+		}
+		return nil
+	})
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+	if err := env.Update(context.Background(), ts, func() { ts.Spec.Backends[0].Weight = 1 }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		got, err := chainSplits("web")
+		if err != nil {
+			return err
+		}
+		if got["web-v1"] != 50 || got["web-v2"] != 50 {
+			return fmt.Errorf("chain splits %v", got)
+		}
+		return nil
+	})
+	if err := env.Client.Delete(context.Background(), ts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		if e, _, err := agent.Client.ConfigEntries().Get(capi.ServiceSplitter, "web", nil); err == nil {
+			return fmt.Errorf("splitter still there: %v", e.GetMeta())
+		}
+		if _, _, err := agent.Client.ConfigEntries().Get(capi.ServiceDefaults, "web", nil); err == nil {
+			return fmt.Errorf("service-defaults still there")
+		}
+		return nil
+	})
+}
+
+// TestIntentionsAndDrift: a TrafficTarget becomes the destination's
+// service-intentions (listed sources, "*" deny); Consul's own check agrees
+// on the L4 decision; someone's edit is repaired on the next resync.
+func TestIntentionsAndDrift(t *testing.T) {
+	ns := namespace(t)
+	create(t, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tcp"}},
+		&accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
+			Spec: accessv1alpha3.TrafficTargetSpec{
+				Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "db-" + ns},
+				Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "TCPRoute", Name: "tcp"}},
+				Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "app"}},
+			}})
+	dest := "db-" + ns
+	check := func(src string) (bool, error) {
+		ok, _, err := agent.Client.Connect().IntentionCheck(&capi.IntentionCheck{Source: src, Destination: dest}, nil)
+		return ok, err
+	}
+	eventually(t, func() error {
+		ok, err := check("app")
+		if err != nil || !ok {
+			return fmt.Errorf("app -> %s: %v %v", dest, ok, err)
+		}
+		if ok, _ := check("intruder"); ok {
+			return fmt.Errorf("intruder allowed")
+		}
+		return nil
+	})
+	// Drift: allow the intruder by hand; smi-adapter restores its entry.
+	e, _, err := agent.Client.ConfigEntries().Get(capi.ServiceIntentions, dest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := e.(*capi.ServiceIntentionsConfigEntry)
+	si.Sources = append([]*capi.SourceIntention{{Name: "intruder", Action: capi.IntentionActionAllow}}, si.Sources...)
+	if _, _, err := agent.Client.ConfigEntries().Set(si, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		if ok, _ := check("intruder"); ok {
+			return fmt.Errorf("drift not repaired yet")
+		}
+		return nil
+	})
+}
+
+// TestForeignEntryIsNotTouched: a service-splitter without our Meta is
+// reported as Conflict on the TrafficSplit and left as it is.
+func TestForeignEntryIsNotTouched(t *testing.T) {
+	ns := namespace(t)
+	root := "shop-" + ns
+	create(t, svc(ns, root), svc(ns, root+"-v1"))
+	if _, _, err := agent.Client.ConfigEntries().Set(&capi.ServiceConfigEntry{Kind: capi.ServiceDefaults, Name: root, Protocol: "http"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := agent.Client.ConfigEntries().Set(&capi.ServiceConfigEntry{Kind: capi.ServiceDefaults, Name: "other", Protocol: "http"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	foreign := &capi.ServiceSplitterConfigEntry{Kind: capi.ServiceSplitter, Name: root, Splits: []capi.ServiceSplit{{Weight: 100, Service: "other"}}}
+	if _, _, err := agent.Client.ConfigEntries().Set(foreign, nil); err != nil {
+		t.Fatal(err)
+	}
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: root},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: root, Backends: []splitv1alpha4.TrafficSplitBackend{{Service: root + "-v1", Weight: 1}}}}
+	create(t, ts)
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != consul.ReasonConflict {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+	e, _, err := agent.Client.ConfigEntries().Get(capi.ServiceSplitter, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.(*capi.ServiceSplitterConfigEntry); len(s.Splits) != 1 || s.Splits[0].Service != "other" || s.Meta[consul.MetaManagedBy] != "" {
+		t.Fatalf("foreign splitter changed: %+v", s)
+	}
+}

@@ -1,0 +1,138 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	capi "github.com/hashicorp/consul/api"
+)
+
+// ConsulVersion is the agent the harness runs (built by `make tools`).
+const ConsulVersion = "1.22.3"
+
+// ConsulBinary finds the agent: $SMI_ADAPTER_CONSUL, else bin/ of the
+// repository. Missing is an error that says how to build it.
+func ConsulBinary() (string, error) {
+	path := os.Getenv("SMI_ADAPTER_CONSUL")
+	if path == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", err
+		}
+		path = filepath.Join(root, "bin", "consul-"+ConsulVersion, "consul")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("consul agent missing at %s: run `make tools` (builds Consul %s from source): %w", path, ConsulVersion, err)
+	}
+	return path, nil
+}
+
+// Consul is a real `consul agent -dev` on 127.0.0.1 with free ports.
+type Consul struct {
+	Addr   string // host:port of the HTTP API
+	Client *capi.Client
+	args   []string
+	bin    string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+// StartConsul starts the agent and waits until it has a leader.
+func StartConsul() (*Consul, error) {
+	bin, err := ConsulBinary()
+	if err != nil {
+		return nil, err
+	}
+	p, err := freePorts(7)
+	if err != nil {
+		return nil, err
+	}
+	c := &Consul{bin: bin, Addr: "127.0.0.1:" + strconv.Itoa(p[0])}
+	c.args = []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
+		"-http-port", strconv.Itoa(p[0]), "-dns-port", strconv.Itoa(p[1]), "-grpc-port", strconv.Itoa(p[2]),
+		"-serf-lan-port", strconv.Itoa(p[3]), "-serf-wan-port", strconv.Itoa(p[4]), "-server-port", strconv.Itoa(p[5]),
+		"-hcl", fmt.Sprintf("ports { grpc_tls = %d }", p[6])}
+	cfg := capi.DefaultConfig()
+	cfg.Address = c.Addr
+	cfg.Token = ""
+	if c.Client, err = capi.NewClient(cfg); err != nil {
+		return nil, err
+	}
+	return c, c.start()
+}
+
+func (c *Consul) start() error {
+	c.log = &bytes.Buffer{}
+	c.cmd = exec.Command(c.bin, c.args...)
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("start consul: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if leader, err := c.Client.Status().Leader(); err == nil && leader != "" {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = c.Stop()
+	return fmt.Errorf("consul did not elect a leader within 30s:\n%s", c.log.String())
+}
+
+// Stop stops the agent (its state, in -dev mode, is in memory and gone).
+func (c *Consul) Stop() error {
+	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	c.cmd = nil
+	return nil
+}
+
+// Restart stops and starts the agent on the same ports (a -dev agent
+// forgets everything: what smi-adapter wrote must come back by itself).
+func (c *Consul) Restart() error {
+	if err := c.Stop(); err != nil {
+		return err
+	}
+	if c.bin == "" {
+		return errors.New("not started")
+	}
+	return c.start()
+}
