@@ -181,3 +181,60 @@ func TestForeignEntryIsNotTouched(t *testing.T) {
 		t.Fatalf("foreign splitter changed: %+v", s)
 	}
 }
+
+// TestMatchesBecomeRouterThenSplitter: with matches, Consul's chain starts
+// with a router whose matching route goes to the split, the rest to the root.
+func TestMatchesBecomeRouterThenSplitter(t *testing.T) {
+	ns := namespace(t)
+	root := "ab-" + ns
+	create(t, svc(ns, root), svc(ns, root+"-v1"), svc(ns, root+"-v2"),
+		&specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "beta"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "b", PathRegex: "/beta", Methods: []string{"GET"}}}}},
+		&splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: root},
+			Spec: splitv1alpha4.TrafficSplitSpec{Service: root, Matches: []splitv1alpha4.TrafficSplitMatch{{Kind: "HTTPRouteGroup", Name: "beta"}},
+				Backends: []splitv1alpha4.TrafficSplitBackend{{Service: root + "-v1", Weight: 1}, {Service: root + "-v2", Weight: 3}}}})
+	eventually(t, func() error {
+		out, _, err := agent.Client.DiscoveryChain().Get(root, nil, nil)
+		if err != nil {
+			return err
+		}
+		start := out.Chain.Nodes[out.Chain.StartNode]
+		if start == nil || start.Type != "router" || len(start.Routes) != 2 {
+			return fmt.Errorf("start node %+v", start)
+		}
+		m := start.Routes[0].Definition.Match.HTTP
+		if m.PathRegex != "^(?:/beta).*$" || len(m.Methods) != 1 {
+			return fmt.Errorf("first route %+v", m)
+		}
+		next := out.Chain.Nodes[start.Routes[0].NextNode]
+		if next.Type != "splitter" || len(next.Splits) != 2 {
+			return fmt.Errorf("matched requests go to %+v", next)
+		}
+		if last := out.Chain.Nodes[start.Routes[1].NextNode]; last.Type != "resolver" || out.Chain.Targets[last.Resolver.Target].Service != root {
+			return fmt.Errorf("the rest goes to %+v", last)
+		}
+		return nil
+	})
+}
+
+// TestAgentRestart: a restarted -dev agent has forgotten every entry; the
+// resync writes them again (nothing else to do, nothing lost on our side).
+func TestAgentRestart(t *testing.T) {
+	ns := namespace(t)
+	root := "rs-" + ns
+	create(t, svc(ns, root), svc(ns, root+"-v1"),
+		&splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: root},
+			Spec: splitv1alpha4.TrafficSplitSpec{Service: root, Backends: []splitv1alpha4.TrafficSplitBackend{{Service: root + "-v1", Weight: 1}}}})
+	present := func() error {
+		_, _, err := agent.Client.ConfigEntries().Get(capi.ServiceSplitter, root, nil)
+		return err
+	}
+	eventually(t, present)
+	if err := agent.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if present() == nil {
+		t.Fatal("a restarted -dev agent should start empty")
+	}
+	eventually(t, present)
+}
