@@ -63,7 +63,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden f
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
-	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/conformance -run 'Golden|Judge|Docs' -update
+	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/consul ./integration/conformance -run 'Golden|Judge|Docs' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true

@@ -56,6 +56,11 @@ func New(o controller.Options) (controller.Backend, error) {
 			opts.MirrorNamespaces = b
 		case "mirror-prefix":
 			opts.MirrorPrefix = v
+		case "default-access":
+			if v != "allow" && v != "deny" {
+				return nil, fmt.Errorf("default-access: %q is neither allow nor deny", v)
+			}
+			opts.DefaultAccess = v
 		case "resync":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -63,7 +68,7 @@ func New(o controller.Options) (controller.Backend, error) {
 			}
 			resync = d
 		default:
-			return nil, fmt.Errorf("unknown setting %q (known: address, token-file, namespace, mirror-namespaces, mirror-prefix, resync)", k)
+			return nil, fmt.Errorf("unknown setting %q (known: address, token-file, namespace, mirror-namespaces, mirror-prefix, default-access, resync)", k)
 		}
 	}
 	c, err := capi.NewClient(cfg)

@@ -31,6 +31,12 @@ type Options struct {
 	// namespace MirrorPrefix+<namespace> (Consul Enterprise).
 	MirrorNamespaces bool
 	MirrorPrefix     string
+	// DefaultAccess "deny" writes a service-intentions entry for the
+	// wildcard destination with a "*" deny source: every service no
+	// TrafficTarget names is closed too (SMI's deny by default), whatever the
+	// agent's default intention policy. "allow" (default) leaves that to the
+	// agent's configuration.
+	DefaultAccess string
 }
 
 // ServiceName is the one mapping from a Kubernetes Service or ServiceAccount
@@ -63,6 +69,10 @@ type Result struct {
 // deterministic). What Consul cannot express is left out and reported.
 func Translate(slice *model.Slice, o Options) Result {
 	res := Result{Problems: model.Problems{}}
+	if slice.Key.Kind == model.KeyMesh && o.DefaultAccess == "deny" {
+		res.Entries = append(res.Entries, Desired{Entry: &capi.ServiceIntentionsConfigEntry{Kind: capi.ServiceIntentions, Name: "*", Namespace: o.Namespace,
+			Sources: []*capi.SourceIntention{{Name: "*", Namespace: o.Namespace, Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul}}}})
+	}
 	if sp := slice.Split; sp != nil {
 		res.Entries = append(res.Entries, split(sp, o)...)
 	}

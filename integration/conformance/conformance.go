@@ -129,6 +129,43 @@ type FailClosedReporter interface {
 	FailedClosed() []string
 }
 
+// Approximator is implemented by judges of meshes whose weights have a
+// fixed precision (Consul: percentages with two decimals). A split whose
+// shares differ from SMI's exact ratio by at most SplitPrecision (a fraction
+// of all traffic) is reported as approximated, not failed.
+type Approximator interface {
+	SplitPrecision() float64
+}
+
+// CloseRatios reports whether two weight maps name the same Services and
+// give each a share of the traffic within precision of the other's.
+func CloseRatios(a, b map[string]int64, precision float64) bool {
+	share := func(m map[string]int64) map[string]float64 {
+		var total int64
+		for _, v := range m {
+			total += v
+		}
+		out := map[string]float64{}
+		for k, v := range m {
+			if v != 0 {
+				out[k] = float64(v) / float64(total)
+			}
+		}
+		return out
+	}
+	sa, sb := share(a), share(b)
+	if len(sa) != len(sb) {
+		return false
+	}
+	for k, x := range sa {
+		y, ok := sb[k]
+		if !ok || x-y > precision || y-x > precision {
+			return false
+		}
+	}
+	return true
+}
+
 // Load reads every scenario in dir, strictly (unknown fields are errors).
 func Load(dir string) ([]Scenario, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
