@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	capi "github.com/hashicorp/consul/api"
@@ -17,9 +19,13 @@ const Name = "consul"
 
 // Backend programs Consul's config entries.
 type Backend struct {
-	opts   Options
-	sink   *Sink
-	resync time.Duration
+	opts    Options
+	sink    *Sink
+	resync  time.Duration
+	enqueue func(model.Key)
+
+	mu     sync.Mutex
+	claims map[string]map[model.Key][]model.ObjectRef // entry -> keys that want it -> their SMI objects
 }
 
 var (
@@ -75,7 +81,8 @@ func New(o controller.Options) (controller.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
-	return &Backend{opts: opts, sink: &Sink{Client: c, Opts: opts}, resync: resync}, nil
+	return &Backend{opts: opts, sink: &Sink{Client: c, Opts: opts}, resync: resync, enqueue: o.Enqueue,
+		claims: map[string]map[model.Key][]model.ObjectRef{}}, nil
 }
 
 // Name implements controller.Backend.
@@ -85,10 +92,74 @@ func (b *Backend) Name() string { return Name }
 // key is retried with backoff and Programmed says why); nothing is deleted then.
 func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems, error) {
 	res := Translate(slice, b.opts)
+	b.claim(slice.Key, res)
 	p, _, err := b.sink.Apply(ctx, slice.Key, res.Entries)
 	res.Problems.Merge(p)
 	if err != nil {
 		return res.Problems, fmt.Errorf("consul: %w", err)
 	}
 	return res.Problems, nil
+}
+
+// claim records which entries key wants and marks the contested ones: in
+// Consul's free edition every Kubernetes namespace shares one Consul
+// namespace, so two objects can map to one entry. Both sides are reported
+// (the other key is re-queued to say so as well); the current owner keeps
+// the entry; when one side goes away, the others are re-queued to take over.
+func (b *Backend) claim(key model.Key, res Result) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wanted := map[string]bool{}
+	var requeue []model.Key
+	for i := range res.Entries {
+		d := &res.Entries[i]
+		if d.Shared {
+			continue
+		}
+		id := EntryID(d.Entry)
+		wanted[id] = true
+		if b.claims[id] == nil {
+			b.claims[id] = map[model.Key][]model.ObjectRef{}
+		}
+		_, known := b.claims[id][key]
+		b.claims[id][key] = d.Sources
+		for other, refs := range b.claims[id] {
+			if other == key {
+				continue
+			}
+			d.Contested = true
+			for _, src := range d.Sources {
+				res.Problems.Add(&model.Diagnostic{Object: src, Severity: model.SeverityError, Reason: ReasonCollision, Message: fmt.Sprintf(
+					"Consul %s %q is also what %s maps to (%s): Kubernetes namespaces share one Consul namespace, so smi-adapter writes it for only one of them",
+					d.Entry.GetKind(), d.Entry.GetName(), refsString(refs), other)})
+			}
+			if !known {
+				requeue = append(requeue, other)
+			}
+		}
+	}
+	for id, keys := range b.claims {
+		if _, mine := keys[key]; mine && !wanted[id] {
+			delete(keys, key)
+			for other := range keys {
+				requeue = append(requeue, other)
+			}
+			if len(keys) == 0 {
+				delete(b.claims, id)
+			}
+		}
+	}
+	if b.enqueue != nil {
+		for _, k := range requeue {
+			b.enqueue(k)
+		}
+	}
+}
+
+func refsString(refs []model.ObjectRef) string {
+	var s []string
+	for _, r := range refs {
+		s = append(s, r.String())
+	}
+	return strings.Join(s, ", ")
 }

@@ -127,6 +127,9 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			}
 			continue
 		case !d.Shared && existing.GetMeta()[MetaKey] != key.String():
+			if d.Contested {
+				continue // the owner keeps it; the collision is reported
+			}
 			errs = multierror.Append(errs, fmt.Errorf("%s is still held by smi-adapter for %s", id, existing.GetMeta()[MetaKey]))
 			continue
 		default:

@@ -57,6 +57,15 @@ type Desired struct {
 	// Shared entries (service-defaults) may be wanted by several keys: they
 	// carry all of them and go away with the last.
 	Shared bool
+	// Contested: another key wants the same entry (two Kubernetes objects
+	// map to one Consul name). The entry's current owner keeps it; any other
+	// claimant writes nothing.
+	Contested bool
+}
+
+// EntryID names an entry across keys: kind, Consul namespace, name.
+func EntryID(e capi.ConfigEntry) string {
+	return e.GetKind() + "/" + e.GetNamespace() + "/" + e.GetName()
 }
 
 // Result of translating one slice.

@@ -132,12 +132,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings})
+	enq := &controller.Enqueuer{}
+	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
 	if err != nil {
 		return err
 	}
 	ctx = ctrl.SetupSignalHandler()
-	if err := controller.Setup(ctx, mgr, controller.Config{Backend: be, MaxConcurrentReconciles: workers}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Config{Backend: be, MaxConcurrentReconciles: workers, Enqueuer: enq}); err != nil {
 		return err
 	}
 	log.Info("starting", "backend", backendName, "version", version)

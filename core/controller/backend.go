@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -66,6 +67,38 @@ type Options struct {
 	Log logr.Logger
 	// Settings are backend-specific flags (--backend-opt key=value).
 	Settings map[string]string
+	// Enqueue asks the controller to reconcile a key (e.g. another key that
+	// competes for the same mesh object). Nil when there is no controller.
+	Enqueue func(model.Key)
+}
+
+// Enqueuer lets a backend, built before the controller, enqueue keys; keys
+// added before the controller starts are kept until it does.
+type Enqueuer struct {
+	mu      sync.Mutex
+	q       interface{ Add(model.Key) }
+	pending []model.Key
+}
+
+// Add enqueues key.
+func (e *Enqueuer) Add(key model.Key) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.q == nil {
+		e.pending = append(e.pending, key)
+		return
+	}
+	e.q.Add(key)
+}
+
+func (e *Enqueuer) connect(q interface{ Add(model.Key) }) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.q = q
+	for _, k := range e.pending {
+		q.Add(k)
+	}
+	e.pending = nil
 }
 
 // Constructor builds a backend.

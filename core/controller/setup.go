@@ -32,6 +32,8 @@ type Config struct {
 	Backend Backend
 	// MaxConcurrentReconciles is the number of keys reconciled in parallel.
 	MaxConcurrentReconciles int
+	// Enqueuer, when the backend was given its Add, is connected to the queue.
+	Enqueuer *Enqueuer
 }
 
 // Setup registers the indexes, the watches and the keyed reconciler with mgr.
@@ -61,6 +63,9 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	// backend writes for it changes, through its watches).
 	b = b.WatchesRawSource(source.TypedFunc[model.Key](func(_ context.Context, q workqueue.TypedRateLimitingInterface[model.Key]) error {
 		q.Add(model.MeshKey)
+		if cfg.Enqueuer != nil {
+			cfg.Enqueuer.connect(q)
+		}
 		return nil
 	}))
 	return b.

@@ -238,3 +238,108 @@ func TestAgentRestart(t *testing.T) {
 	}
 	eventually(t, present)
 }
+
+// TestNameCollisionAcrossNamespaces: ns-a/pay and ns-b/pay are one Consul
+// service. Both TrafficTargets say so (NameCollision); the entry keeps one
+// owner and is never overwritten by the other; when the owner's
+// TrafficTarget goes, the other takes the entry over.
+func TestNameCollisionAcrossNamespaces(t *testing.T) {
+	a, b := namespace(t), namespace(t)
+	tt := func(ns, src string) *accessv1alpha3.TrafficTarget {
+		return &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pay"},
+			Spec: accessv1alpha3.TrafficTargetSpec{
+				Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "pay"},
+				Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "TCPRoute", Name: "tcp"}},
+				Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: src}},
+			}}
+	}
+	create(t, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: a, Name: "tcp"}},
+		&specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: b, Name: "tcp"}})
+	ta := tt(a, "from-a")
+	create(t, ta)
+	owner := func() string {
+		e, _, err := agent.Client.ConfigEntries().Get(capi.ServiceIntentions, "pay", nil)
+		if err != nil {
+			return ""
+		}
+		return e.GetMeta()[consul.MetaKey]
+	}
+	eventually(t, func() error {
+		if owner() != "Access/"+a+"/pay" {
+			return fmt.Errorf("owner %q", owner())
+		}
+		return nil
+	})
+	tb := tt(b, "from-b")
+	create(t, tb)
+	for _, obj := range []*accessv1alpha3.TrafficTarget{ta, tb} {
+		eventually(t, func() error {
+			if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
+			c := meta.FindStatusCondition(obj.Status.Conditions, common.ConditionProgrammed)
+			if c == nil || c.Reason != consul.ReasonCollision {
+				return fmt.Errorf("%s: programmed %+v", obj.Namespace, c)
+			}
+			return nil
+		})
+	}
+	if owner() != "Access/"+a+"/pay" {
+		t.Fatalf("the entry changed hands during a collision: %q", owner())
+	}
+	if err := env.Client.Delete(context.Background(), ta); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		if owner() != "Access/"+b+"/pay" {
+			return fmt.Errorf("owner %q", owner())
+		}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(tb), tb); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(tb.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+}
+
+// TestAgentUnreachable: while Consul is down the split is Programmed=False
+// with the reason, and retried; when it is back, the entries converge.
+func TestAgentUnreachable(t *testing.T) {
+	ns := namespace(t)
+	root := "down-" + ns
+	create(t, svc(ns, root), svc(ns, root+"-v1"))
+	if err := agent.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: root},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: root, Backends: []splitv1alpha4.TrafficSplitBackend{{Service: root + "-v1", Weight: 1}}}}
+	create(t, ts)
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "BackendError" {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+	if err := agent.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		_, _, err := agent.Client.ConfigEntries().Get(capi.ServiceSplitter, root, nil)
+		if err != nil {
+			return err
+		}
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		return nil
+	})
+}

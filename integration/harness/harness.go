@@ -152,15 +152,16 @@ func Start(o Options) (*Env, error) {
 	e.Manager = mgr
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
+	enq := &controller.Enqueuer{}
 	if o.NewBackend != nil {
-		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), Log: mgr.GetLogger(), Settings: o.Settings})
+		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
 		if err != nil {
 			return e, err
 		}
 		o.Backend = b
 	}
 	if o.Backend != nil {
-		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend}); err != nil {
+		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq}); err != nil {
 			return e, err
 		}
 	}
