@@ -2,6 +2,7 @@ package consul
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	capi "github.com/hashicorp/consul/api"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
@@ -29,9 +32,36 @@ type Backend struct {
 }
 
 var (
-	_ controller.Backend  = (*Backend)(nil)
-	_ controller.Resyncer = (*Backend)(nil)
+	_ controller.Backend    = (*Backend)(nil)
+	_ controller.Resyncer   = (*Backend)(nil)
+	_ controller.Translator = (*Backend)(nil)
 )
+
+// ConfigEntry wraps a Consul config entry as a runtime.Object for the
+// offline translator; it encodes as the entry itself (what `consul config
+// write` accepts).
+type ConfigEntry struct {
+	Entry capi.ConfigEntry
+}
+
+// GetObjectKind implements runtime.Object.
+func (c *ConfigEntry) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject implements runtime.Object.
+func (c *ConfigEntry) DeepCopyObject() runtime.Object { return &ConfigEntry{Entry: c.Entry} }
+
+// MarshalJSON encodes the entry without server-side indexes.
+func (c *ConfigEntry) MarshalJSON() ([]byte, error) { return json.Marshal(Clean(c.Entry)) }
+
+// Translate implements controller.Translator.
+func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problems) {
+	res := Translate(slice, b.opts)
+	out := make([]runtime.Object, len(res.Entries))
+	for i, d := range res.Entries {
+		out[i] = &ConfigEntry{Entry: d.Entry}
+	}
+	return out, res.Problems
+}
 
 // ResyncPeriod implements controller.Resyncer: Consul cannot be watched
 // through the Kubernetes cache, so every key is checked again periodically.

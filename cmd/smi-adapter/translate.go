@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/apis"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
@@ -197,9 +198,19 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 		obj runtime.Object
 	}
 	var list []keyed
+	seen := map[string]bool{}
 	for _, o := range objs {
-		m, _ := o.(metav1.Object)
-		list = append(list, keyed{o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetNamespace() + "/" + m.GetName(), o})
+		var key string
+		if m, ok := o.(metav1.Object); ok {
+			key = o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetNamespace() + "/" + m.GetName()
+		} else if ce, ok := o.(*consul.ConfigEntry); ok {
+			key = consul.Order(ce.Entry) + "/" + consul.EntryID(ce.Entry)
+		}
+		if seen[key] {
+			continue // shared entries (Consul service-defaults) wanted by several keys
+		}
+		seen[key] = true
+		list = append(list, keyed{key, o})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
 	var items []json.RawMessage
@@ -214,6 +225,8 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 			return err
 		}
 		delete(m, "status")
+		delete(m, "CreateIndex")
+		delete(m, "ModifyIndex")
 		if md, ok := m["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}

@@ -101,3 +101,26 @@ func TestTranslateJSON(t *testing.T) {
 		t.Fatalf("json output: %v %s", err, out.String())
 	}
 }
+
+func TestTranslateConsul(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := translate([]string{"--backend", "consul", "-o", "json", "-f", "../../adapters/consul/testdata/split-matches.in.yaml"}, nil, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, it := range list.Items {
+		kinds[it["Kind"].(string)]++
+		if _, ok := it["ModifyIndex"]; ok {
+			t.Error("server-side index in offline output")
+		}
+	}
+	if kinds["service-router"] != 1 || kinds["service-splitter"] != 1 || kinds["service-defaults"] != 4 {
+		t.Fatalf("entries: %v", kinds)
+	}
+}
