@@ -34,6 +34,8 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// Enqueuer, when the backend was given its Add, is connected to the queue.
 	Enqueuer *Enqueuer
+	// SkipNameValidation allows several managers in one process (tests, demo).
+	SkipNameValidation bool
 }
 
 // Setup registers the indexes, the watches and the keyed reconciler with mgr.
@@ -70,7 +72,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	}))
 	return b.
 		Named("smi").
-		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers}).
+		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers, SkipNameValidation: &cfg.SkipNameValidation}).
 		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
 			return []model.Key{normalize.AccessKey(o)}
 		}))).

@@ -161,7 +161,7 @@ func Start(o Options) (*Env, error) {
 		o.Backend = b
 	}
 	if o.Backend != nil {
-		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq}); err != nil {
+		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq, SkipNameValidation: true}); err != nil {
 			return e, err
 		}
 	}
