@@ -1,59 +1,17 @@
 package normalize_test
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/smi-adapter/smi-adapter/core/apis"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/core/testutil"
 )
-
-// load decodes a fixture (any SMI version, Services, Pods) into a Memory source.
-func load(t testing.TB, path string) *normalize.Memory {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := apis.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := corev1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	docs, err := apis.DecodeYAML(s, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objs []runtime.Object
-	for _, d := range docs {
-		if d.GVK.Group == "" {
-			objs = append(objs, d.Object)
-			continue
-		}
-		hub, err := apis.ToHub(s, d.Object, d.GVK)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, hub)
-	}
-	m, err := normalize.NewMemory("default", objs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 type dump struct {
 	Slices      []*model.Slice      `json:"slices"`
@@ -91,13 +49,13 @@ func TestGolden(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			got, err := yaml.Marshal(run(load(t, file)))
+			got, err := yaml.Marshal(run(testutil.LoadMemory(t, file)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			testutil.Golden(t, strings.TrimSuffix(file, ".in.yaml")+".out.yaml", got)
 			// Output is deterministic: a second run gives the same bytes.
-			again, _ := yaml.Marshal(run(load(t, file)))
+			again, _ := yaml.Marshal(run(testutil.LoadMemory(t, file)))
 			if string(again) != string(got) {
 				t.Fatal("normalize is not deterministic")
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 // consulJudge asks the real agent. Load writes a scenario's entries through
@@ -25,6 +26,7 @@ import (
 // permissions in order, first match wins; regexes are Envoy's full match);
 // split decisions come from the compiled discovery chain.
 type consulJudge struct {
+	c      *capi.Client // an agent of its own: scenarios clear it between them
 	opts   consul.Options
 	closed []string
 	mem    *normalize.Memory
@@ -42,8 +44,8 @@ func (j *consulJudge) SplitPrecision() float64 { return 0.0001 }
 func (j *consulJudge) Name() string           { return "consul" }
 func (j *consulJudge) FailedClosed() []string { return j.closed }
 
-func clearEntries() error {
-	ce := agent.Client.ConfigEntries()
+func clearEntries(c *capi.Client) error {
+	ce := c.ConfigEntries()
 	for i := len(consul.Kinds) - 1; i >= 0; i-- {
 		list, _, err := ce.List(consul.Kinds[i], nil)
 		if err != nil {
@@ -60,7 +62,7 @@ func clearEntries() error {
 
 func (j *consulJudge) Load(objs []runtime.Object) error {
 	j.closed = nil
-	if err := clearEntries(); err != nil {
+	if err := clearEntries(j.c); err != nil {
 		return err
 	}
 	mem, err := normalize.NewMemory("default", objs...)
@@ -68,7 +70,7 @@ func (j *consulJudge) Load(objs []runtime.Object) error {
 		return err
 	}
 	j.mem = mem
-	sink := &consul.Sink{Client: agent.Client, Opts: j.opts}
+	sink := &consul.Sink{Client: j.c, Opts: j.opts}
 	for _, k := range append(mem.Keys(), model.MeshKey) {
 		if k.Kind == model.KeyRoute {
 			continue
@@ -128,7 +130,7 @@ func (j *consulJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 	_, src := consul.ServiceName(strings.Split(r.From, "/")[0], strings.Split(r.From, "/")[1], j.opts)
 	_, dst := consul.ServiceName(strings.Split(r.To, "/")[0], strings.Split(r.To, "/")[1], j.opts)
 	decide := func() (bool, error) {
-		e, _, err := agent.Client.ConfigEntries().Get(capi.ServiceIntentions, dst, nil)
+		e, _, err := j.c.ConfigEntries().Get(capi.ServiceIntentions, dst, nil)
 		if err == nil {
 			si := e.(*capi.ServiceIntentionsConfigEntry)
 			var match *capi.SourceIntention
@@ -156,7 +158,7 @@ func (j *consulJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 				return false, nil
 			}
 		}
-		ok, _, err := agent.Client.Connect().IntentionCheck(&capi.IntentionCheck{Source: src, Destination: dst}, nil)
+		ok, _, err := j.c.Connect().IntentionCheck(&capi.IntentionCheck{Source: src, Destination: dst}, nil)
 		return ok, err
 	}
 	ok, err := decide()
@@ -208,7 +210,7 @@ func permissionMatches(h *capi.IntentionHTTPPermission, r conformance.AccessRequ
 
 func (j *consulJudge) Split(r conformance.SplitRequest) (map[string]int64, error) {
 	_, name, _ := strings.Cut(r.Root, "/")
-	out, _, err := agent.Client.DiscoveryChain().Get(name, nil, nil)
+	out, _, err := j.c.DiscoveryChain().Get(name, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +281,10 @@ func routeMatches(m *capi.ServiceRouteMatch, r conformance.SplitRequest) bool {
 // TestConsulJudge runs every conformance scenario on the real agent, with
 // default-access=deny; the report is integration/conformance/reports/consul.md.
 func TestConsulJudge(t *testing.T) {
-	conformance.Run(t, &consulJudge{opts: consul.Options{DefaultAccess: "deny"}}, "../conformance/scenarios", "../conformance/reports/consul.md")
-	if err := clearEntries(); err != nil {
+	own, err := harness.StartConsul()
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer own.Stop()
+	conformance.Run(t, &consulJudge{c: own.Client, opts: consul.Options{DefaultAccess: "deny"}}, "../conformance/scenarios", "../conformance/reports/consul.md")
 }

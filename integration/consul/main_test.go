@@ -3,16 +3,11 @@
 package consul_test
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
@@ -48,40 +43,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var nsCounter atomic.Int32
+func namespace(t *testing.T) string { return env.Namespace(t, "consul-") }
 
-func namespace(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("consul-%d-%s", nsCounter.Add(1), strings.ToLower(t.Name()))
-	if len(name) > 63 {
-		name = strings.TrimRight(name[:63], "-")
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ns) })
-	return name
-}
+func create(t *testing.T, objs ...client.Object) { env.Create(t, objs...) }
 
-func eventually(t *testing.T, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("not within 30s: %v", err)
-}
-
-func create(t *testing.T, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := env.Client.Create(context.Background(), o); err != nil {
-			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
-		}
-	}
-}
+func eventually(t *testing.T, cond func() error) { harness.Eventually(t, 30*time.Second, cond) }
