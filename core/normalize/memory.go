@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"fmt"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +23,7 @@ type Memory struct {
 	tcp      map[string]*specsv1alpha4.TCPRoute
 	udp      map[string]*specsv1alpha4.UDPRoute
 	services map[string]*corev1.Service
+	svcByNS  map[string][]*corev1.Service
 	pods     map[string][]*corev1.Pod
 }
 
@@ -36,7 +36,7 @@ func nn(ns, name string) string { return ns + "/" + name }
 func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error) {
 	m := &Memory{groups: map[string]*specsv1alpha4.HTTPRouteGroup{}, tcp: map[string]*specsv1alpha4.TCPRoute{},
 		udp: map[string]*specsv1alpha4.UDPRoute{}, byAccess: map[model.Key][]*accessv1alpha3.TrafficTarget{},
-		bySplit: map[model.Key][]*splitv1alpha4.TrafficSplit{}, services: map[string]*corev1.Service{}, pods: map[string][]*corev1.Pod{}}
+		bySplit: map[model.Key][]*splitv1alpha4.TrafficSplit{}, services: map[string]*corev1.Service{}, svcByNS: map[string][]*corev1.Service{}, pods: map[string][]*corev1.Pod{}}
 	for _, o := range objs {
 		o = o.DeepCopyObject()
 		if mo, ok := o.(interface {
@@ -60,6 +60,7 @@ func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error)
 			m.udp[nn(v.Namespace, v.Name)] = v
 		case *corev1.Service:
 			m.services[nn(v.Namespace, v.Name)] = v
+			m.svcByNS[v.Namespace] = append(m.svcByNS[v.Namespace], v)
 		case *corev1.Pod:
 			m.pods[v.Namespace] = append(m.pods[v.Namespace], v)
 		default:
@@ -85,14 +86,7 @@ func (m *Memory) Service(ns, name string) *corev1.Service { return m.services[nn
 
 // Services implements Lookup.
 func (m *Memory) Services(ns string) []*corev1.Service {
-	var out []*corev1.Service
-	for _, s := range m.services {
-		if s.Namespace == ns {
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return m.svcByNS[ns]
 }
 
 // Pods implements Lookup.

@@ -144,14 +144,23 @@ func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
 // ServicesOf returns the Services (sorted by name) whose selector selects at
 // least one pod running as id.
 func ServicesOf(id model.Identity, pods []*corev1.Pod, services []*corev1.Service) []model.Service {
+	var mine []labels.Set
+	for _, p := range pods {
+		if p.Namespace == id.Namespace && serviceAccountOf(p) == id.Name {
+			mine = append(mine, labels.Set(p.Labels))
+		}
+	}
 	var out []model.Service
+	if len(mine) == 0 {
+		return out
+	}
 	for _, svc := range services {
 		if len(svc.Spec.Selector) == 0 {
 			continue
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
-		for _, p := range pods {
-			if p.Namespace == id.Namespace && serviceAccountOf(p) == id.Name && sel.Matches(labels.Set(p.Labels)) {
+		for _, l := range mine {
+			if sel.Matches(l) {
 				out = append(out, service(svc))
 				break
 			}
