@@ -3,7 +3,9 @@ module github.com/smi-adapter/smi-adapter
 go 1.26.0
 
 require (
+	github.com/fluxcd/flagger v1.36.1
 	github.com/go-logr/logr v1.4.3
+	github.com/hashicorp/consul/api v1.33.2
 	github.com/hashicorp/go-multierror v1.1.1
 	github.com/prometheus/client_golang v1.24.0
 	istio.io/api v1.31.3-0.20261021173654-6bc70d5e00c2
@@ -46,7 +48,6 @@ require (
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/google/gnostic-models v0.7.1 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/hashicorp/consul/api v1.33.2 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
 	github.com/hashicorp/go-hclog v1.5.0 // indirect
