@@ -58,7 +58,7 @@ generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden f
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/... paths=./adapters/linkerd/api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./core/apis/... output:crd:artifacts:config=crds
 	$(GO) run ./hack/crdconversion crds
-	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./adapters/... output:rbac:artifacts:config=deploy/base/rbac
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... paths=./adapters/... output:rbac:artifacts:config=deploy/base/rbac
 
 manifests: generate ## alias of generate: CRD manifests in crds/
 

@@ -13,14 +13,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/certs"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 )
 
@@ -107,6 +110,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&mo.WebhookPort, "webhook-port", 9443, "conversion webhook port")
 	fs.StringVar(&mo.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key for the webhook")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "keys reconciled in parallel")
+	var certMode, certSecret, webhookService, podNamespace string
+	fs.StringVar(&certMode, "cert-mode", "self", "webhook serving certificates: self (created and rotated by smi-adapter) or external (mounted, e.g. by cert-manager)")
+	fs.StringVar(&certSecret, "cert-secret", "smi-adapter-webhook-cert", "Secret holding the self-managed certificates")
+	fs.StringVar(&webhookService, "webhook-service", "smi-adapter-webhook", "Service in front of the webhook (the certificate's name)")
+	fs.StringVar(&podNamespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace smi-adapter runs in (default $POD_NAMESPACE)")
 	zo := zap.Options{}
 	zo.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -128,9 +136,36 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
+	if certMode != "self" && certMode != "external" {
+		return fmt.Errorf("--cert-mode: %q is neither self nor external", certMode)
+	}
+	if mo.WebhookCertDir == "" {
+		mo.WebhookCertDir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs")
+	}
 	mgr, err := controller.NewManager(cfg, mo)
 	if err != nil {
 		return err
+	}
+	if certMode == "self" {
+		if podNamespace == "" {
+			return errors.New("--namespace (or $POD_NAMESPACE) is needed to keep the webhook certificates")
+		}
+		direct, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
+		if err != nil {
+			return err
+		}
+		cc := certs.Config{
+			Secret:  client.ObjectKey{Namespace: podNamespace, Name: certSecret},
+			DNSName: []string{webhookService + "." + podNamespace + ".svc", webhookService + "." + podNamespace + ".svc.cluster.local"},
+			CertDir: mo.WebhookCertDir,
+			CRDs:    []string{"traffictargets.access.smi-spec.io", "httproutegroups.specs.smi-spec.io", "tcproutes.specs.smi-spec.io", "trafficsplits.split.smi-spec.io"},
+		}
+		if err := certs.Ensure(ctx, direct, cc); err != nil {
+			return fmt.Errorf("webhook certificates: %w", err)
+		}
+		if err := mgr.Add(&certs.Rotator{Client: direct, Config: cc}); err != nil {
+			return err
+		}
 	}
 	enq := &controller.Enqueuer{}
 	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
