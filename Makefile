@@ -57,8 +57,10 @@ lint: ## gofmt and go vet
 generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden files
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/... paths=./adapters/linkerd/api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./core/apis/... output:crd:artifacts:config=crds
-	$(GO) run ./hack/crdconversion crds
-	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... paths=./adapters/... output:rbac:artifacts:config=deploy/base/rbac
+	$(GO) run ./hack/crdconversion crds deploy/base/crds.yaml
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... output:rbac:artifacts:config=deploy/base/rbac
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-istio paths=./adapters/istio/... output:rbac:artifacts:config=deploy/overlays/istio/rbac
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-linkerd paths=./adapters/linkerd/... output:rbac:artifacts:config=deploy/overlays/linkerd/rbac
 
 manifests: generate ## alias of generate: CRD manifests in crds/
 

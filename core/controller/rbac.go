@@ -3,6 +3,7 @@ package controller
 // The permissions the controller needs; `make manifests` turns these markers
 // into deploy/base/rbac/role.yaml (least privilege: read SMI objects, write
 // only their status, read Services and Pods, write Events and its Lease).
+// Core/v1 Events: leader election reports its transitions with them.
 // Backends add their own markers for the mesh resources they write.
 
 // +kubebuilder:rbac:groups=access.smi-spec.io,resources=traffictargets,verbs=get;list;watch
@@ -13,4 +14,5 @@ package controller
 // +kubebuilder:rbac:groups=split.smi-spec.io,resources=trafficsplits/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=services;pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
