@@ -34,6 +34,15 @@ type ManagerOptions struct {
 	WebhookCertDir          string
 	// SyncPeriod is the full resync period of the informers (0: controller-runtime's default).
 	SyncPeriod time.Duration
+	// Lease timings of leader election (0: controller-runtime's defaults, 15s/10s/2s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+func durationOrNil(d time.Duration) *time.Duration {
+	if d == 0 {
+		return nil
+	}
+	return &d
 }
 
 // NewScheme returns a scheme with the Kubernetes built-ins and every SMI version.
@@ -66,7 +75,13 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "smi-adapter.smi-spec.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		WebhookServer:           webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir}),
+		// A replica that stops hands the lease over at once instead of
+		// letting the standby wait for it to expire.
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 durationOrNil(o.LeaseDuration),
+		RenewDeadline:                 durationOrNil(o.RenewDeadline),
+		RetryPeriod:                   durationOrNil(o.RetryPeriod),
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir}),
 		Cache: cache.Options{
 			SyncPeriod:       syncPeriod,
 			DefaultTransform: cache.TransformStripManagedFields(),
