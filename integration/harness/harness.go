@@ -85,6 +85,7 @@ type Env struct {
 	StartTime time.Duration
 	cancel    context.CancelFunc
 	done      chan error
+	opts      Options
 }
 
 // Options of Start.
@@ -119,7 +120,7 @@ func Start(o Options) (*Env, error) {
 	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	e := &Env{Scheme: scheme}
+	e := &Env{Scheme: scheme, opts: o}
 	e.Env = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		Scheme:                scheme,
@@ -140,6 +141,14 @@ func Start(o Options) (*Env, error) {
 	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return e, err
 	}
+	return e, e.StartManager()
+}
+
+// StartManager starts (again) the manager that serves the conversion webhook
+// and runs the controller with the configured backend.
+func (e *Env) StartManager() error {
+	o := e.opts
+	cfg := e.Config
 	wh := e.Env.WebhookInstallOptions
 	mgr, err := controller.NewManager(cfg, controller.ManagerOptions{
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
@@ -147,7 +156,7 @@ func Start(o Options) (*Env, error) {
 		SyncPeriod: time.Hour,
 	})
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.Manager = mgr
 	ctx, cancel := context.WithCancel(context.Background())
@@ -156,21 +165,34 @@ func Start(o Options) (*Env, error) {
 	if o.NewBackend != nil {
 		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
 		if err != nil {
-			return e, err
+			return err
 		}
 		o.Backend = b
 	}
 	if o.Backend != nil {
 		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq, SkipNameValidation: true}); err != nil {
-			return e, err
+			return err
 		}
 	}
 	e.done = make(chan error, 1)
 	go func() { e.done <- mgr.Start(ctx) }()
-	if err := waitWebhook(ctx, mgr); err != nil {
-		return e, err
+	return waitWebhook(ctx, mgr)
+}
+
+// StopManager stops the manager: the webhook and the controller go away, the
+// control plane stays (a crashed or upgraded smi-adapter).
+func (e *Env) StopManager() error {
+	if e.cancel == nil {
+		return nil
 	}
-	return e, nil
+	e.cancel()
+	e.cancel = nil
+	select {
+	case err := <-e.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("manager did not stop within 30s")
+	}
 }
 
 func waitWebhook(ctx context.Context, mgr manager.Manager) error {
@@ -195,18 +217,8 @@ func (e *Env) Stop() error {
 		return nil
 	}
 	var errs []error
-	if e.cancel != nil {
-		e.cancel()
-		if e.done != nil {
-			select {
-			case err := <-e.done:
-				if err != nil {
-					errs = append(errs, err)
-				}
-			case <-time.After(30 * time.Second):
-				errs = append(errs, errors.New("manager did not stop within 30s"))
-			}
-		}
+	if err := e.StopManager(); err != nil {
+		errs = append(errs, err)
 	}
 	if e.Env != nil {
 		if err := e.Env.Stop(); err != nil {
