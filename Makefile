@@ -40,8 +40,9 @@ test-unit: ## unit and golden tests only (no servers)
 	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
 	$(GO) test -json -count=1 ./core/... ./cmd/... | $(BIN)/testsummary
 
-bench: ## Go benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+bench: tools ## benchmarks: translation (ns/op, allocs/op) and convergence on the real apiserver (writes docs/performance.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./adapters/...
+	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 60m ./integration/perf
 
 # package:target pairs; go test -fuzz takes one target of one package at a time.
 FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize

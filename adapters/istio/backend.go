@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,7 +108,9 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 func (b *Backend) holdOnHostConflict(ctx context.Context, sp *model.Split, res Result) error {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(VirtualServiceGVK.GroupVersion().WithKind("VirtualServiceList"))
-	if err := b.c.List(ctx, list); err != nil {
+	// Only foreign VirtualServices matter, read from the cache without copies
+	// (the loop below only reads them): this runs for every split.
+	if err := b.c.List(ctx, list, client.MatchingLabelsSelector{Selector: foreignSelector}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list VirtualServices: %w", err)
 	}
 	names := hostNames(sp.Root, b.opts)
@@ -132,6 +136,14 @@ func (b *Backend) holdOnHostConflict(ctx context.Context, sp *model.Split, res R
 	}
 	return nil
 }
+
+var foreignSelector = func() labels.Selector {
+	r, err := labels.NewRequirement(kubesink.LabelManagedBy, selection.NotEquals, []string{kubesink.ManagedBy})
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*r)
+}()
 
 func hostNames(root model.Service, o Options) []string {
 	return []string{

@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&mo.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: in-cluster namespace)")
 	fs.IntVar(&mo.WebhookPort, "webhook-port", 9443, "conversion webhook port")
 	fs.StringVar(&mo.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key for the webhook")
-	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "keys reconciled in parallel")
+	fs.IntVar(&workers, "max-concurrent-reconciles", 16, "keys reconciled in parallel")
 	var certMode, certSecret, webhookService, podNamespace string
 	fs.StringVar(&certMode, "cert-mode", "self", "webhook serving certificates: self (created and rotated by smi-adapter) or external (mounted, e.g. by cert-manager)")
 	fs.StringVar(&certSecret, "cert-secret", "smi-adapter-webhook-cert", "Secret holding the self-managed certificates")

@@ -51,7 +51,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	c := mgr.GetCache()
 	workers := cfg.MaxConcurrentReconciles
 	if workers <= 0 {
-		workers = 4
+		workers = 16 // reconciles wait on API round trips, not CPU
 	}
 	b := builder.TypedControllerManagedBy[model.Key](mgr)
 	if w, ok := cfg.Backend.(Watcher); ok {

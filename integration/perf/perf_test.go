@@ -1,0 +1,244 @@
+// Package perf measures convergence on the real apiserver: N SMI objects
+// created, the time until the mesh's objects exist and every SMI object is
+// Programmed, the writes and reconciles it took, and the process's peak RSS;
+// in the same run, the floor: a plain client creating the same native
+// objects directly. `make bench` runs it and it writes docs/performance.md.
+package perf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
+)
+
+const perNS = 100 // per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets
+
+type result struct {
+	n                                 int
+	floor, converge                   time.Duration
+	nativeWrites, statusWrites, recon float64
+	peakRSSMB                         float64
+}
+
+var results []result
+
+func counter(name string) float64 {
+	mfs, _ := ctrlmetrics.Registry.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func peakRSS() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// parallel creates objects with 8 workers (the floor and the SMI objects alike).
+func parallel(b *testing.B, c client.Client, objs []client.Object) {
+	ch := make(chan client.Object)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range ch {
+				if err := c.Create(context.Background(), o); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for _, o := range objs {
+		ch <- o
+	}
+	close(ch)
+	wg.Wait()
+}
+
+func BenchmarkConvergence(b *testing.B) {
+	sizes := []int{1000, 10000}
+	if v := os.Getenv("SMI_PERF_SIZES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, _ := strconv.Atoi(f)
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				results = append(results, converge(b, n))
+			}
+		})
+	}
+	writeReport(b)
+}
+
+func converge(b *testing.B, n int) result {
+	crds, err := harness.IstioCRDs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := harness.Start(harness.Options{NewBackend: istio.New, ExtraCRDPaths: []string{crds}})
+	defer func() { _ = env.Stop() }()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := env.Client
+	namespaces := n / perNS
+	// Prerequisites (not timed): namespaces, Services, pods.
+	var nss, pre, smi, native []client.Object
+	var splits, targets []client.Object
+	for i := range namespaces {
+		ns, floorNS := fmt.Sprintf("perf-%d", i), fmt.Sprintf("floor-%d", i)
+		nss = append(nss, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: floorNS}})
+		smi = append(smi, &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "read", PathRegex: "/api", Methods: []string{"GET"}}}}})
+		for j := range perNS/2 - 1 + 1 {
+			name := fmt.Sprintf("svc-%d", j)
+			for _, s := range []string{name, name + "-v1", name + "-v2"} {
+				// Headless: the test apiserver's service range could not hold thousands of cluster IPs.
+				pre = append(pre, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: s}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
+			}
+			ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: splitv1alpha4.TrafficSplitSpec{Service: name, Backends: []splitv1alpha4.TrafficSplitBackend{{Service: name + "-v1", Weight: 9}, {Service: name + "-v2", Weight: 1}}}}
+			smi, splits = append(smi, ts), append(splits, ts)
+			vs := &unstructured.Unstructured{}
+			vs.SetGroupVersionKind(istio.VirtualServiceGVK)
+			vs.SetNamespace(floorNS)
+			vs.SetName(name)
+			_ = unstructured.SetNestedField(vs.Object, map[string]any{"hosts": []any{name + "." + floorNS + ".svc.cluster.local"},
+				"http": []any{map[string]any{"route": []any{
+					map[string]any{"destination": map[string]any{"host": name + "-v1"}, "weight": int64(9)},
+					map[string]any{"destination": map[string]any{"host": name + "-v2"}, "weight": int64(1)}}}}}, "spec")
+			native = append(native, vs)
+			if j == perNS/2-1 {
+				continue // 49 TrafficTargets per namespace
+			}
+			pre = append(pre, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": name}},
+				Spec: corev1.PodSpec{ServiceAccountName: name, Containers: []corev1.Container{{Name: "c", Image: "app", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}})
+			tt := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: accessv1alpha3.TrafficTargetSpec{
+					Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: name},
+					Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "HTTPRouteGroup", Name: "routes"}},
+					Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: fmt.Sprintf("svc-%d", (j+1)%(perNS/2))}},
+				}}
+			smi, targets = append(smi, tt), append(targets, tt)
+			ap := &unstructured.Unstructured{}
+			ap.SetGroupVersionKind(istio.AuthorizationPolicyGVK)
+			ap.SetNamespace(floorNS)
+			ap.SetName(name)
+			_ = unstructured.SetNestedField(ap.Object, map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
+				"rules": []any{map[string]any{"from": []any{map[string]any{"source": map[string]any{"serviceAccounts": []any{ns + "/x"}}}},
+					"to": []any{map[string]any{"operation": map[string]any{"methods": []any{"GET"}, "paths": []any{"/api*"}}}}}}}, "spec")
+			native = append(native, ap)
+		}
+	}
+	b.StopTimer()
+	parallel(b, c, nss)
+	parallel(b, c, pre)
+	b.StartTimer()
+
+	start := time.Now()
+	parallel(b, c, native)
+	floor := time.Since(start)
+
+	w0, s0, r0 := counter("smi_adapter_native_writes_total"), counter("smi_adapter_status_writes_total"), counter("smi_adapter_reconcile_total")
+	start = time.Now()
+	parallel(b, c, smi)
+	for {
+		done := true
+		var tsl splitv1alpha4.TrafficSplitList
+		var ttl accessv1alpha3.TrafficTargetList
+		_ = c.List(context.Background(), &tsl)
+		_ = c.List(context.Background(), &ttl)
+		count := 0
+		for _, ts := range tsl.Items {
+			if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
+				count++
+			}
+		}
+		for _, tt := range ttl.Items {
+			if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
+				count++
+			}
+		}
+		done = count == len(splits)+len(targets)
+		if done {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			for _, ts := range tsl.Items {
+				if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+					b.Fatalf("%d of %d programmed; e.g. TrafficSplit %s/%s: %+v", count, len(splits)+len(targets), ts.Namespace, ts.Name, ts.Status.Conditions)
+				}
+			}
+			for _, tt := range ttl.Items {
+				if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+					b.Fatalf("%d of %d programmed; e.g. TrafficTarget %s/%s: %+v", count, len(splits)+len(targets), tt.Namespace, tt.Name, tt.Status.Conditions)
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	conv := time.Since(start)
+	runtime.GC()
+	return result{n: n, floor: floor, converge: conv, nativeWrites: counter("smi_adapter_native_writes_total") - w0,
+		statusWrites: counter("smi_adapter_status_writes_total") - s0, recon: counter("smi_adapter_reconcile_total") - r0, peakRSSMB: peakRSS()}
+}
+
+func writeReport(b *testing.B) {
+	if len(results) == 0 {
+		return
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s strings.Builder
+	s.WriteString("# Performance\n\nWritten by `make bench` (integration/perf BenchmarkConvergence) on the machine it ran on: ")
+	fmt.Fprintf(&s, "%d cores, %s/%s, %s. Istio backend, real kube-apiserver %s + etcd %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), harness.KubeVersion, harness.EtcdVersion)
+	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets). *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly. *Convergence*: from the first SMI create (same 8 workers) until every TrafficSplit and TrafficTarget is Programmed. Peak RSS is the benchmark process's (controller, test client and their caches together): an upper bound of the controller's.\n\n")
+	s.WriteString("| N | floor | convergence | ratio | native writes | status writes | reconciles | peak RSS (process) |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		fmt.Fprintf(&s, "| %d | %s | %s | %.2f× | %.0f | %.0f | %.0f | %.0f MB |\n", r.n, r.floor.Round(time.Millisecond), r.converge.Round(time.Millisecond),
+			float64(r.converge)/float64(r.floor), r.nativeWrites, r.statusWrites, r.recon, r.peakRSSMB)
+	}
+	if err := os.WriteFile(filepath.Join(root, "docs", "performance.md"), []byte(s.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
