@@ -39,6 +39,7 @@ type result struct {
 	floor, converge                   time.Duration
 	nativeWrites, statusWrites, recon float64
 	peakRSSMB                         float64
+	notConverged                      string
 }
 
 var results []result
@@ -180,6 +181,7 @@ func converge(b *testing.B, n int) result {
 	w0, s0, r0 := counter("smi_adapter_native_writes_total"), counter("smi_adapter_status_writes_total"), counter("smi_adapter_reconcile_total")
 	start = time.Now()
 	parallel(b, c, smi)
+	notConverged := ""
 	for {
 		done := true
 		var tsl splitv1alpha4.TrafficSplitList
@@ -202,22 +204,14 @@ func converge(b *testing.B, n int) result {
 			break
 		}
 		if time.Since(start) > 5*time.Minute {
-			for _, ts := range tsl.Items {
-				if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
-					b.Fatalf("%d of %d programmed; e.g. TrafficSplit %s/%s: %+v", count, len(splits)+len(targets), ts.Namespace, ts.Name, ts.Status.Conditions)
-				}
-			}
-			for _, tt := range ttl.Items {
-				if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
-					b.Fatalf("%d of %d programmed; e.g. TrafficTarget %s/%s: %+v", count, len(splits)+len(targets), tt.Namespace, tt.Name, tt.Status.Conditions)
-				}
-			}
+			notConverged = fmt.Sprintf("%d of %d Programmed after 5 min", count, len(splits)+len(targets))
+			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	conv := time.Since(start)
 	runtime.GC()
-	return result{n: n, floor: floor, converge: conv, nativeWrites: counter("smi_adapter_native_writes_total") - w0,
+	return result{n: n, floor: floor, converge: conv, notConverged: notConverged, nativeWrites: counter("smi_adapter_native_writes_total") - w0,
 		statusWrites: counter("smi_adapter_status_writes_total") - s0, recon: counter("smi_adapter_reconcile_total") - r0, peakRSSMB: peakRSS()}
 }
 
@@ -235,6 +229,11 @@ func writeReport(b *testing.B) {
 	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets). *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly. *Convergence*: from the first SMI create (same 8 workers) until every TrafficSplit and TrafficTarget is Programmed. Peak RSS is the benchmark process's (controller, test client and their caches together): an upper bound of the controller's.\n\n")
 	s.WriteString("| N | floor | convergence | ratio | native writes | status writes | reconciles | peak RSS (process) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
+		if r.notConverged != "" {
+			fmt.Fprintf(&s, "| %d | %s | not converged: %s | — | %.0f | %.0f | %.0f | %.0f MB |\n", r.n, r.floor.Round(time.Millisecond), r.notConverged,
+				r.nativeWrites, r.statusWrites, r.recon, r.peakRSSMB)
+			continue
+		}
 		fmt.Fprintf(&s, "| %d | %s | %s | %.2f× | %.0f | %.0f | %.0f | %.0f MB |\n", r.n, r.floor.Round(time.Millisecond), r.converge.Round(time.Millisecond),
 			float64(r.converge)/float64(r.floor), r.nativeWrites, r.statusWrites, r.recon, r.peakRSSMB)
 	}
