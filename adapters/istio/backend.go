@@ -157,16 +157,7 @@ func hostNames(root model.Service, o Options) []string {
 // (drift is repaired); a foreign VirtualService maps to the split of the
 // Service it names as host (so a conflict is noticed, and its removal too).
 func (b *Backend) Watches() []controller.Watch {
-	owned := func(u *unstructured.Unstructured) []model.Key {
-		if !kubesink.Owned(u) {
-			return nil
-		}
-		k, err := model.ParseKey(u.GetAnnotations()[kubesink.AnnotationKey])
-		if err != nil {
-			return nil
-		}
-		return []model.Key{k}
-	}
+	owned := func(u *unstructured.Unstructured) []model.Key { return kubesink.OwnerKey(u) }
 	return []controller.Watch{
 		{GVK: VirtualServiceGVK, Map: func(u *unstructured.Unstructured) []model.Key {
 			if kubesink.Owned(u) {

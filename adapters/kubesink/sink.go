@@ -272,3 +272,17 @@ func upToDate(existing, desired *unstructured.Unstructured) bool {
 	}
 	return true
 }
+
+// OwnerKey maps an object smi-adapter owns back to the key it was written
+// for (none for a foreign object): backends watch their kinds with it so an
+// edit of an owned object is repaired.
+func OwnerKey(obj client.Object) []model.Key {
+	if !Owned(obj) {
+		return nil
+	}
+	k, err := model.ParseKey(obj.GetAnnotations()[AnnotationKey])
+	if err != nil {
+		return nil
+	}
+	return []model.Key{k}
+}

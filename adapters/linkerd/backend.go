@@ -104,16 +104,7 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 // Watches implements controller.Watcher: our objects map back to their key
 // (drift repair); a foreign ServiceProfile maps to the split of its Service.
 func (b *Backend) Watches() []controller.Watch {
-	owned := func(u *unstructured.Unstructured) []model.Key {
-		if !kubesink.Owned(u) {
-			return nil
-		}
-		k, err := model.ParseKey(u.GetAnnotations()[kubesink.AnnotationKey])
-		if err != nil {
-			return nil
-		}
-		return []model.Key{k}
-	}
+	owned := func(u *unstructured.Unstructured) []model.Key { return kubesink.OwnerKey(u) }
 	var out []controller.Watch
 	for _, gvk := range kinds {
 		m := owned

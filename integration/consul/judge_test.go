@@ -173,39 +173,50 @@ func fullMatch(re, v string) bool {
 	return err == nil && r.MatchString(v)
 }
 
-func permissionMatches(h *capi.IntentionHTTPPermission, r conformance.AccessRequest) bool {
-	if h == nil {
-		return true
-	}
+// httpMatches is Consul's HTTP match, shared by intention permissions and
+// router routes: path exact/prefix/regex (Envoy full match), any of the
+// methods, every header (present, then exact or regex).
+func httpMatches(pathExact, pathPrefix, pathRegex string, methods []string, headers []struct{ name, exact, regex string }, method, path string, reqHeaders map[string]string) bool {
 	switch {
-	case h.PathExact != "" && r.Path != h.PathExact:
+	case pathExact != "" && path != pathExact:
 		return false
-	case h.PathPrefix != "" && !strings.HasPrefix(r.Path, h.PathPrefix):
+	case pathPrefix != "" && !strings.HasPrefix(path, pathPrefix):
 		return false
-	case h.PathRegex != "" && !fullMatch(h.PathRegex, r.Path):
+	case pathRegex != "" && !fullMatch(pathRegex, path):
 		return false
 	}
-	if len(h.Methods) > 0 {
+	if len(methods) > 0 {
 		found := false
-		for _, m := range h.Methods {
-			found = found || strings.EqualFold(m, r.Method)
+		for _, m := range methods {
+			found = found || strings.EqualFold(m, method)
 		}
 		if !found {
 			return false
 		}
 	}
-	for _, hd := range h.Header {
+	for _, hd := range headers {
 		v, present := "", false
-		for k, val := range r.Headers {
-			if strings.EqualFold(k, hd.Name) {
+		for k, val := range reqHeaders {
+			if strings.EqualFold(k, hd.name) {
 				v, present = val, true
 			}
 		}
-		if !present || (hd.Regex != "" && !fullMatch(hd.Regex, v)) || (hd.Exact != "" && v != hd.Exact) {
+		if !present || (hd.regex != "" && !fullMatch(hd.regex, v)) || (hd.exact != "" && v != hd.exact) {
 			return false
 		}
 	}
 	return true
+}
+
+func permissionMatches(h *capi.IntentionHTTPPermission, r conformance.AccessRequest) bool {
+	if h == nil {
+		return true
+	}
+	var hs []struct{ name, exact, regex string }
+	for _, hd := range h.Header {
+		hs = append(hs, struct{ name, exact, regex string }{hd.Name, hd.Exact, hd.Regex})
+	}
+	return httpMatches(h.PathExact, h.PathPrefix, h.PathRegex, h.Methods, hs, r.Method, r.Path, r.Headers)
 }
 
 func (j *consulJudge) Split(r conformance.SplitRequest) (map[string]int64, error) {
@@ -247,35 +258,11 @@ func routeMatches(m *capi.ServiceRouteMatch, r conformance.SplitRequest) bool {
 		return true
 	}
 	h := m.HTTP
-	switch {
-	case h.PathExact != "" && r.Path != h.PathExact:
-		return false
-	case h.PathPrefix != "" && !strings.HasPrefix(r.Path, h.PathPrefix):
-		return false
-	case h.PathRegex != "" && !fullMatch(h.PathRegex, r.Path):
-		return false
-	}
-	if len(h.Methods) > 0 {
-		found := false
-		for _, meth := range h.Methods {
-			found = found || strings.EqualFold(meth, r.Method)
-		}
-		if !found {
-			return false
-		}
-	}
+	var hs []struct{ name, exact, regex string }
 	for _, hd := range h.Header {
-		v, present := "", false
-		for k, val := range r.Headers {
-			if strings.EqualFold(k, hd.Name) {
-				v, present = val, true
-			}
-		}
-		if !present || (hd.Regex != "" && !fullMatch(hd.Regex, v)) || (hd.Exact != "" && v != hd.Exact) {
-			return false
-		}
+		hs = append(hs, struct{ name, exact, regex string }{hd.Name, hd.Exact, hd.Regex})
 	}
-	return true
+	return httpMatches(h.PathExact, h.PathPrefix, h.PathRegex, h.Methods, hs, r.Method, r.Path, r.Headers)
 }
 
 // TestConsulJudge runs every conformance scenario on the real agent, with
