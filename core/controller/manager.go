@@ -106,8 +106,8 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// slimPod keeps only what workload selection needs, so that caching every
-// pod of a large cluster stays cheap.
+// slimPod keeps only what workload selection and the metrics API (labels,
+// node) need, so that caching every pod of a large cluster stays cheap.
 func slimPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -117,7 +117,7 @@ func slimPod(obj any) (any, error) {
 		TypeMeta: p.TypeMeta,
 		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
 			Labels: p.Labels, DeletionTimestamp: p.DeletionTimestamp, Generation: p.Generation},
-		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName},
+		Spec:   corev1.PodSpec{ServiceAccountName: p.Spec.ServiceAccountName, NodeName: p.Spec.NodeName},
 		Status: corev1.PodStatus{Phase: p.Status.Phase},
 	}
 	for _, c := range p.Spec.Containers {
