@@ -12,6 +12,12 @@ ENVTEST_ASSETS := $(BIN)/envtest-k8s$(KUBE_VERSION)-etcd$(ETCD_VERSION)
 CONSUL_VERSION := 1.22.3
 CONSUL         := $(BIN)/consul-$(CONSUL_VERSION)/consul
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+MODULE        := github.com/smi-adapter/smi-adapter
+# openapi-gen at the kube-openapi version the module builds with.
+OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
+OPENAPI_GEN    = $(BIN)/openapi-gen-$(OPENAPI_GEN_VERSION)
+OPENAPI_DEPS  := k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/api/resource \
+	k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version
 SHARED        ?= $(abspath $(CURDIR)/../shared)
 FUZZTIME      ?= 10s
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
@@ -55,9 +61,13 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-generate: $(CONTROLLER_GEN) ## deepcopy and CRDs (controller-gen), then golden files
+generate: $(CONTROLLER_GEN) $(OPENAPI_GEN) ## deepcopy and CRDs (controller-gen), then golden files
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./core/apis/... paths=./adapters/linkerd/api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./core/apis/... output:crd:artifacts:config=crds
+	$(OPENAPI_GEN) --go-header-file hack/boilerplate.go.txt --output-dir core/metrics/openapi \
+	  --output-pkg $(MODULE)/core/metrics/openapi --output-file zz_generated.openapi.go \
+	  --output-model-name-file zz_generated.model_name.go --report-filename hack/api-violations.list \
+	  $(addprefix --readonly-pkg ,$(OPENAPI_DEPS)) ./core/apis/metrics/v1alpha1 $(OPENAPI_DEPS)
 	$(GO) run ./hack/crdconversion crds deploy/base/crds.yaml
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... output:rbac:artifacts:config=deploy/base/rbac
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-istio paths=./adapters/istio/... output:rbac:artifacts:config=deploy/overlays/istio/rbac
@@ -71,6 +81,11 @@ goldens: ## regenerate every golden file and report (-update)
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true
 	@if ! git diff --quiet --exit-code; then git --no-pager diff --stat; echo "generated files are stale: run make generate goldens"; exit 1; fi
+
+$(OPENAPI_GEN):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN)/.gobin $(GO) install k8s.io/kube-openapi/cmd/openapi-gen@$(OPENAPI_GEN_VERSION)
+	mv $(BIN)/.gobin/openapi-gen $@
 
 $(CONTROLLER_GEN):
 	mkdir -p $(BIN)

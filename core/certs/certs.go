@@ -27,6 +27,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -47,6 +48,8 @@ type Config struct {
 	DNSName []string         // names the serving certificate is valid for (the webhook Service)
 	CertDir string           // where tls.crt and tls.key are written for the webhook server
 	CRDs    []string         // CRDs whose conversion webhook gets the CA
+	// APIServices (e.g. v1alpha1.metrics.smi-spec.io) whose caBundle gets the CA.
+	APIServices []string
 	// Validity of the serving certificate; renewed when less than a third is left.
 	Validity time.Duration
 	Now      func() time.Time
@@ -80,7 +83,7 @@ func Ensure(ctx context.Context, c client.Client, cfg Config) error {
 			if err := write(cfg.CertDir, sec.Data); err != nil {
 				return err
 			}
-			return inject(ctx, c, cfg.CRDs, sec.Data[KeyCA])
+			return injectAll(ctx, c, cfg, sec.Data[KeyCA])
 		}
 		data, err := issue(sec.Data, cfg)
 		if err != nil {
@@ -104,7 +107,7 @@ func Ensure(ctx context.Context, c client.Client, cfg Config) error {
 		if err := write(cfg.CertDir, data); err != nil {
 			return err
 		}
-		return inject(ctx, c, cfg.CRDs, data[KeyCA])
+		return injectAll(ctx, c, cfg, data[KeyCA])
 	}
 	return errors.New("could not store certificates: too many concurrent writers")
 }
@@ -227,6 +230,36 @@ func write(dir string, data map[string][]byte) error {
 		}
 		if err := os.Rename(tmp, path); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func injectAll(ctx context.Context, c client.Client, cfg Config, ca []byte) error {
+	if err := inject(ctx, c, cfg.CRDs, ca); err != nil {
+		return err
+	}
+	return injectAPIServices(ctx, c, cfg.APIServices, ca)
+}
+
+// injectAPIServices sets the CA as caBundle of each APIService. A missing
+// APIService is not an error (the metrics API may not be installed).
+func injectAPIServices(ctx context.Context, c client.Client, names []string, ca []byte) error {
+	for _, name := range names {
+		as := &apiregistrationv1.APIService{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, as); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("get APIService %s: %w", name, err)
+		}
+		if bytes.Equal(as.Spec.CABundle, ca) {
+			continue
+		}
+		patch := client.MergeFrom(as.DeepCopy())
+		as.Spec.CABundle = ca
+		if err := c.Patch(ctx, as, patch); err != nil {
+			return fmt.Errorf("inject CA into APIService %s: %w", name, err)
 		}
 	}
 	return nil

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	prommodel "github.com/prometheus/common/model"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -157,7 +156,7 @@ func (e *Engine) Get(ctx context.Context, r Request) (*metricsv1alpha1.TrafficMe
 		v = emptyValues()
 	}
 	tm := e.item(ref(r.Kind, o.namespace(), o.name()), &metricsv1alpha1.Edge{Direction: metricsv1alpha1.From, Side: p.where,
-		Resource: &corev1.ObjectReference{}}, v, r.window(), at)
+		Resource: &metricsv1alpha1.ObjectReference{}}, v, r.window(), at)
 	return &tm, nil
 }
 
@@ -172,7 +171,7 @@ func (e *Engine) List(ctx context.Context, r Request) (*metricsv1alpha1.TrafficM
 		return nil, err
 	}
 	at := e.now()
-	out := &metricsv1alpha1.TrafficMetricsList{Resource: &corev1.ObjectReference{Kind: KindName(r.Kind), Namespace: r.Namespace},
+	out := &metricsv1alpha1.TrafficMetricsList{Resource: &metricsv1alpha1.ObjectReference{Kind: KindName(r.Kind), Namespace: r.Namespace},
 		Items: []metricsv1alpha1.TrafficMetrics{}}
 	if r.Kind == TrafficSplits {
 		for _, o := range objs {
@@ -201,7 +200,7 @@ func (e *Engine) List(ctx context.Context, r Request) (*metricsv1alpha1.TrafficM
 			continue
 		}
 		out.Items = append(out.Items, e.item(ref(r.Kind, o.namespace(), o.name()), &metricsv1alpha1.Edge{
-			Direction: metricsv1alpha1.From, Side: p.where, Resource: &corev1.ObjectReference{}}, v, r.window(), at))
+			Direction: metricsv1alpha1.From, Side: p.where, Resource: &metricsv1alpha1.ObjectReference{}}, v, r.window(), at))
 	}
 	return out, nil
 }
@@ -256,6 +255,10 @@ func (e *Engine) resources(ctx context.Context, p plan, objs []object, namespace
 // and each peer it exchanged requests with, in both directions where the
 // mesh's telemetry names both ends.
 func (e *Engine) Edges(ctx context.Context, r Request) (*metricsv1alpha1.TrafficMetricsList, error) {
+	plans := e.edgePlans(r.Kind)
+	if len(plans) == 0 && r.Kind != TrafficSplits {
+		return nil, unsupported(fmt.Sprintf("edges of %s: %s telemetry does not name both ends", r.Kind, e.Telemetry.Mesh))
+	}
 	o, err := e.get(ctx, r.Kind, r.Namespace, r.Name)
 	if err != nil {
 		return nil, err
@@ -269,10 +272,6 @@ func (e *Engine) Edges(ctx context.Context, r Request) (*metricsv1alpha1.Traffic
 		}
 		out.Items = items
 		return out, nil
-	}
-	plans := e.edgePlans(r.Kind)
-	if len(plans) == 0 {
-		return nil, unsupported(fmt.Sprintf("edges of %s: %s telemetry does not name both ends", r.Kind, e.Telemetry.Mesh))
 	}
 	for _, ep := range plans {
 		s := selection{side: ep.side, where: ep.where, match: selectResource(ep.self, o.namespace(), []string{o.name()}), by: groupLabels(ep.peer)}
@@ -358,7 +357,7 @@ func (e *Engine) splitItems(ctx context.Context, o object, w time.Duration, at t
 		return nil, unsupported(fmt.Sprintf("trafficsplits: %s telemetry does not name services", t.Mesh))
 	}
 	self := ref(TrafficSplits, ts.Namespace, ts.Name)
-	edge := &metricsv1alpha1.Edge{Direction: metricsv1alpha1.From, Side: p.where, Resource: &corev1.ObjectReference{}}
+	edge := &metricsv1alpha1.Edge{Direction: metricsv1alpha1.From, Side: p.where, Resource: &metricsv1alpha1.ObjectReference{}}
 	var names []string
 	for _, b := range ts.Spec.Backends {
 		names = append(names, b.Service)
@@ -401,7 +400,7 @@ func (e *Engine) splitItems(ctx context.Context, o object, w time.Duration, at t
 }
 
 // item assembles one TrafficMetrics.
-func (e *Engine) item(res *corev1.ObjectReference, edge *metricsv1alpha1.Edge, v values, w time.Duration, at time.Time) metricsv1alpha1.TrafficMetrics {
+func (e *Engine) item(res *metricsv1alpha1.ObjectReference, edge *metricsv1alpha1.Edge, v values, w time.Duration, at time.Time) metricsv1alpha1.TrafficMetrics {
 	tm := metricsv1alpha1.TrafficMetrics{
 		TypeMeta:   metav1.TypeMeta{Kind: "TrafficMetrics", APIVersion: metricsv1alpha1.GroupVersion.String()},
 		ObjectMeta: metav1.ObjectMeta{Name: res.Name, Namespace: res.Namespace, CreationTimestamp: metav1.NewTime(at.UTC())},

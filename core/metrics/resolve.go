@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	metricsv1alpha1 "github.com/smi-adapter/smi-adapter/core/apis/metrics/v1alpha1"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
 )
 
@@ -48,9 +49,9 @@ var kinds = map[Kind]kindInfo{
 func KindName(k Kind) string { return kinds[k].kind }
 
 // ref is an ObjectReference to a resource of a kind.
-func ref(k Kind, namespace, name string) *corev1.ObjectReference {
+func ref(k Kind, namespace, name string) *metricsv1alpha1.ObjectReference {
 	i := kinds[k]
-	return &corev1.ObjectReference{Kind: i.kind, APIVersion: i.apiVersion, Namespace: namespace, Name: name}
+	return &metricsv1alpha1.ObjectReference{Kind: i.kind, APIVersion: i.apiVersion, Namespace: namespace, Name: name}
 }
 
 // object is a resolved Kubernetes object.

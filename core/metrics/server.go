@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	prommodel "github.com/prometheus/common/model"
@@ -14,14 +15,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/endpoints/handlers/responsewriters"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
+	"k8s.io/kube-openapi/pkg/common"
 
 	metricsv1alpha1 "github.com/smi-adapter/smi-adapter/core/apis/metrics/v1alpha1"
+	"github.com/smi-adapter/smi-adapter/core/metrics/openapi"
 )
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -101,6 +105,13 @@ func NewServer(e *Engine, o ServerOptions) (*Server, error) {
 		return genericapiserver.DefaultBuildHandlerChain(withWindow(h, codecs), c)
 	}
 	cfg.EnableMetrics = true
+	namer := openapinamer.NewDefinitionNamer(scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title, cfg.OpenAPIConfig.Info.Version = "smi-adapter metrics", "v1alpha1"
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title, cfg.OpenAPIV3Config.Info.Version = "smi-adapter metrics", "v1alpha1"
+	cfg.OpenAPIConfig.GetOperationIDAndTagsFromRoute = operationID
+	cfg.OpenAPIV3Config.GetOperationIDAndTagsFromRoute = operationID
 	generic, err := cfg.Complete().New("smi-metrics", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		_ = ln.Close()
@@ -130,6 +141,20 @@ func (s *Server) Start(ctx context.Context) error {
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (s *Server) NeedLeaderElection() bool { return false }
+
+// operationID names an operation after its path: every resource of this API
+// serves the same kind, so the default (verb + kind) would repeat.
+func operationID(r common.Route) (string, []string, error) {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(r.Method()))
+	for _, seg := range strings.Split(r.Path(), "/") {
+		seg = strings.Trim(seg, "{}")
+		for _, part := range strings.FieldsFunc(seg, func(c rune) bool { return c == '.' || c == '-' }) {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String(), []string{"metrics.smi-spec.io"}, nil
+}
 
 type windowKey struct{}
 

@@ -86,6 +86,7 @@ type Env struct {
 	cancel    context.CancelFunc
 	done      chan error
 	opts      Options
+	tmp       string
 }
 
 // Options of Start.
@@ -99,6 +100,9 @@ type Options struct {
 	Settings map[string]string
 	// ExtraCRDPaths are installed next to crds/ (e.g. a mesh's CRDs).
 	ExtraCRDPaths []string
+	// Aggregator configures kube-apiserver's aggregation layer (front-proxy
+	// CA and client certificate) so APIServices can be served.
+	Aggregator bool
 }
 
 // Start starts etcd and kube-apiserver, installs the CRDs, and runs a manager
@@ -130,6 +134,16 @@ func Start(o Options) (*Env, error) {
 			Scheme:             scheme,
 		},
 		ErrorIfCRDPathMissing: true,
+	}
+	if o.Aggregator {
+		dir, err := os.MkdirTemp("", "smi-aggregator-")
+		if err != nil {
+			return e, err
+		}
+		e.tmp = dir
+		if err := enableAggregator(e.Env, dir); err != nil {
+			return e, fmt.Errorf("aggregator certificates: %w", err)
+		}
 	}
 	start := time.Now()
 	cfg, err := e.Env.Start()
@@ -224,6 +238,9 @@ func (e *Env) Stop() error {
 		if err := e.Env.Stop(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if e.tmp != "" {
+		_ = os.RemoveAll(e.tmp)
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -43,7 +42,7 @@ type TrafficMetrics struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// Resource the metrics are associated with.
-	Resource *corev1.ObjectReference `json:"resource"`
+	Resource *ObjectReference `json:"resource"`
 	// Edge restricts the metrics to the traffic between Resource and Edge.Resource.
 	Edge *Edge `json:"edge"`
 	// Backend is set on TrafficSplit metrics: the backend they are about.
@@ -53,7 +52,18 @@ type TrafficMetrics struct {
 	// Window the metrics cover, ending at Timestamp.
 	Window metav1.Duration `json:"window"`
 	// Metrics: latencies (ms) and counts.
+	// +listType=atomic
 	Metrics []*Metric `json:"metrics"`
+}
+
+// ObjectReference names a Kubernetes object; the JSON of core/v1's
+// ObjectReference, which the SDK uses (declared here so that the API's
+// OpenAPI models stay small).
+type ObjectReference struct {
+	Kind       string `json:"kind,omitempty"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty"`
 }
 
 // Edge is the other end of the measured traffic.
@@ -61,7 +71,7 @@ type Edge struct {
 	Direction Direction `json:"direction"`
 	Side      Side      `json:"side"`
 	// Resource is the peer; empty means all peers.
-	Resource *corev1.ObjectReference `json:"resource"`
+	Resource *ObjectReference `json:"resource"`
 }
 
 // Backend is one backend of a TrafficSplit.
@@ -88,6 +98,6 @@ type TrafficMetricsList struct {
 
 	// Resource says what was listed: a kind (and namespace), or the resource
 	// whose edges these are.
-	Resource *corev1.ObjectReference `json:"resource"`
+	Resource *ObjectReference `json:"resource"`
 	Items    []TrafficMetrics        `json:"items"`
 }

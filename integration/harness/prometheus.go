@@ -1,0 +1,118 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Prometheus is a real Prometheus server (the Debian package's binary) on
+// 127.0.0.1, loaded with fixed data: OpenMetrics text with timestamps,
+// turned into TSDB blocks by promtool. Query it at an explicit time.
+type Prometheus struct {
+	URL  string // http://127.0.0.1:port
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+}
+
+// prometheusBinaries finds prometheus and promtool.
+func prometheusBinaries() (prom, promtool string, err error) {
+	if prom, err = exec.LookPath("prometheus"); err != nil {
+		return "", "", errors.New("prometheus not found: install the Debian package (apt-get install -y prometheus); .ci/run does")
+	}
+	if promtool, err = exec.LookPath("promtool"); err != nil {
+		return "", "", errors.New("promtool not found: install the Debian package (apt-get install -y prometheus)")
+	}
+	return prom, promtool, nil
+}
+
+// StartPrometheus writes the OpenMetrics data into blocks in a fresh storage
+// directory under dir and starts Prometheus on it.
+func StartPrometheus(dir string, openMetrics []byte) (*Prometheus, error) {
+	prom, promtool, err := prometheusBinaries()
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(dir, "data.om")
+	if err := os.WriteFile(data, openMetrics, 0o600); err != nil {
+		return nil, err
+	}
+	storage := filepath.Join(dir, "tsdb")
+	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", data, storage).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("promtool: %w\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("scrape_configs: []\n"), 0o600); err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	p := &Prometheus{URL: "http://" + addr, dir: dir, args: []string{
+		"--config.file=" + cfg, "--storage.tsdb.path=" + storage, "--web.listen-address=" + addr,
+		"--storage.tsdb.retention.time=100y", // the data has fixed, old timestamps
+	}}
+	p.log = &bytes.Buffer{}
+	return p, p.start(prom)
+}
+
+func (p *Prometheus) start(bin string) error {
+	if bin == "" {
+		var err error
+		if bin, _, err = prometheusBinaries(); err != nil {
+			return err
+		}
+	}
+	p.log.Reset()
+	p.cmd = exec.Command(bin, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		return fmt.Errorf("start prometheus: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.URL + "/-/ready")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = p.Stop()
+	return fmt.Errorf("prometheus not ready within 30s:\n%s", p.log.String())
+}
+
+// Stop stops the server (the data stays for Start).
+func (p *Prometheus) Stop() error {
+	if p == nil || p.cmd == nil || p.cmd.Process == nil {
+		return nil
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	p.cmd = nil
+	return nil
+}
+
+// Start starts a stopped server again on the same address and data.
+func (p *Prometheus) Start() error { return p.start("") }
