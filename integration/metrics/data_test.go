@@ -22,7 +22,7 @@ type endpoint struct {
 
 type flow struct {
 	src, dst endpoint
-	ok, fail int            // requests per 30s
+	ok, fail int             // requests per 30s
 	buckets  map[float64]int // per 30s, by bucket upper bound (ms)
 }
 
@@ -128,7 +128,9 @@ func (o *om) String() string {
 	return b.String()
 }
 
-func seriesOf(sample string) string { return sample[:strings.LastIndex(sample[:strings.LastIndex(sample, " ")], " ")] }
+func seriesOf(sample string) string {
+	return sample[:strings.LastIndex(sample[:strings.LastIndex(sample, " ")], " ")]
+}
 
 // istioData: every request reported twice, by the client's proxy
 // (reporter="source") and by the server's (reporter="destination"); the
@@ -144,7 +146,7 @@ func istioData() []byte {
 			l := map[string]string{"reporter": reporter,
 				"source_workload": f.src.deployment, "source_workload_namespace": f.src.ns, "source_app": f.src.deployment,
 				"destination_workload": f.dst.deployment, "destination_workload_namespace": f.dst.ns,
-				"destination_service": f.dst.service + "." + f.dst.ns + ".svc.cluster.local",
+				"destination_service":      f.dst.service + "." + f.dst.ns + ".svc.cluster.local",
 				"destination_service_name": f.dst.service, "destination_service_namespace": f.dst.ns,
 				"request_protocol": "http", "connection_security_policy": "mutual_tls",
 				"namespace": at.ns, "pod": at.pod}

@@ -99,5 +99,5 @@ type TrafficMetricsList struct {
 	// Resource says what was listed: a kind (and namespace), or the resource
 	// whose edges these are.
 	Resource *ObjectReference `json:"resource"`
-	Items    []TrafficMetrics        `json:"items"`
+	Items    []TrafficMetrics `json:"items"`
 }
