@@ -295,6 +295,16 @@ func TestTrafficMetrics(t *testing.T) {
 	}
 }
 
+// get reads one TrafficMetrics through the apiserver.
+func get(t *testing.T, path string) metricsv1alpha1.TrafficMetrics {
+	t.Helper()
+	var tm metricsv1alpha1.TrafficMetrics
+	if err := getJSON(env.Config, path, nil, &tm); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return tm
+}
+
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

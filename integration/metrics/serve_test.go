@@ -35,6 +35,7 @@ var at = time.Unix(t0+60, 0)
 
 // mesh is one backend's metrics API in front of its own Prometheus.
 type mesh struct {
+	addr   string // the metrics API server, https://127.0.0.1:port
 	prom   *harness.Prometheus
 	engine *metrics.Engine
 	cancel context.CancelFunc
@@ -82,6 +83,7 @@ func serveMesh(t *testing.T, tel metrics.Telemetry, data []byte) *mesh {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.addr = fmt.Sprintf("https://127.0.0.1:%d", port)
 	sctx, cancel := context.WithCancel(ctx)
 	m.cancel, m.done = cancel, make(chan error, 1)
 	go func() { m.done <- srv.Start(sctx) }()
