@@ -69,7 +69,7 @@ generate: $(CONTROLLER_GEN) $(OPENAPI_GEN) ## deepcopy and CRDs (controller-gen)
 	  --output-model-name-file zz_generated.model_name.go --report-filename hack/api-violations.list \
 	  $(addprefix --readonly-pkg ,$(OPENAPI_DEPS)) ./core/apis/metrics/v1alpha1 $(OPENAPI_DEPS)
 	$(GO) run ./hack/crdconversion crds deploy/base/crds.yaml
-	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... output:rbac:artifacts:config=deploy/base/rbac
+	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... paths=./core/metrics/... output:rbac:artifacts:config=deploy/base/rbac
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-istio paths=./adapters/istio/... output:rbac:artifacts:config=deploy/overlays/istio/rbac
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-linkerd paths=./adapters/linkerd/... output:rbac:artifacts:config=deploy/overlays/linkerd/rbac
 

@@ -1,7 +1,7 @@
 // Command smi-adapter keeps a service mesh's own resources in step with the
 // SMI objects in a cluster.
 //
-//	smi-adapter run --backend=NAME   controller, conversion webhook, probes, metrics
+//	smi-adapter run --backend=NAME   controller, conversion webhook, Traffic Metrics API, probes, metrics
 //	smi-adapter translate --backend=NAME -f FILE|DIR|-   offline rendering
 //	smi-adapter version
 package main
@@ -15,16 +15,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/certs"
 	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/metrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -92,6 +97,42 @@ func (f kvFlag) Set(s string) error {
 	return nil
 }
 
+// metricsAPIService is the APIService of the Traffic Metrics API.
+const metricsAPIService = "v1alpha1.metrics.smi-spec.io"
+
+type metricsAPIOptions struct {
+	port          int
+	prometheusURL string
+	timeout       time.Duration
+	certDir       string
+}
+
+// addMetricsAPI runs the Traffic Metrics API server in every replica (it
+// only reads), answered from Prometheus with the backend's telemetry.
+func addMetricsAPI(mgr manager.Manager, be controller.Backend, o metricsAPIOptions, log logr.Logger) error {
+	if o.prometheusURL == "" || o.port == 0 {
+		log.Info("Traffic Metrics API not served: no --prometheus-url")
+		return nil
+	}
+	p, ok := be.(metrics.Provider)
+	if !ok {
+		return fmt.Errorf("backend %s has no telemetry for the Traffic Metrics API", be.Name())
+	}
+	q, err := metrics.NewPrometheus(o.prometheusURL, o.timeout)
+	if err != nil {
+		return err
+	}
+	engine := &metrics.Engine{Telemetry: p.Telemetry(), Prometheus: q, Pods: mgr.GetClient(), Objects: mgr.GetAPIReader()}
+	srv, err := metrics.NewServer(engine, metrics.ServerOptions{Port: o.port,
+		CertFile: filepath.Join(o.certDir, certs.KeyCert), KeyFile: filepath.Join(o.certDir, certs.KeyKey),
+		Kubeconfig: os.Getenv("KUBECONFIG")}) // empty in a cluster: in-cluster config
+	if err != nil {
+		return err
+	}
+	log.Info("serving the Traffic Metrics API", "port", o.port, "prometheus", o.prometheusURL, "mesh", engine.Telemetry.Mesh)
+	return mgr.Add(srv)
+}
+
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -115,6 +156,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&certSecret, "cert-secret", "smi-adapter-webhook-cert", "Secret holding the self-managed certificates")
 	fs.StringVar(&webhookService, "webhook-service", "smi-adapter-webhook", "Service in front of the webhook (the certificate's name)")
 	fs.StringVar(&podNamespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace smi-adapter runs in (default $POD_NAMESPACE)")
+	var metricsAPIPort int
+	var prometheusURL, metricsService string
+	var prometheusTimeout time.Duration
+	fs.IntVar(&metricsAPIPort, "metrics-api-port", 6443, "Traffic Metrics API (metrics.smi-spec.io) HTTPS port")
+	fs.StringVar(&prometheusURL, "prometheus-url", "", "Prometheus the Traffic Metrics API queries (e.g. http://prometheus.istio-system:9090); empty: the API is not served")
+	fs.DurationVar(&prometheusTimeout, "prometheus-timeout", 10*time.Second, "timeout of one Prometheus query")
+	fs.StringVar(&metricsService, "metrics-service", "smi-adapter-traffic-metrics", "Service in front of the Traffic Metrics API (the certificate's name)")
 	zo := zap.Options{}
 	zo.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -122,6 +170,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := zap.New(zap.UseFlagOptions(&zo))
 	ctrl.SetLogger(log)
+	klog.SetLogger(log.WithName("apiserver")) // k8s.io/apiserver logs through klog
 
 	reg := backends()
 	if backendName == "" {
@@ -155,10 +204,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 		cc := certs.Config{
-			Secret:  client.ObjectKey{Namespace: podNamespace, Name: certSecret},
-			DNSName: []string{webhookService + "." + podNamespace + ".svc", webhookService + "." + podNamespace + ".svc.cluster.local"},
-			CertDir: mo.WebhookCertDir,
-			CRDs:    []string{"traffictargets.access.smi-spec.io", "httproutegroups.specs.smi-spec.io", "tcproutes.specs.smi-spec.io", "trafficsplits.split.smi-spec.io"},
+			Secret: client.ObjectKey{Namespace: podNamespace, Name: certSecret},
+			DNSName: []string{webhookService + "." + podNamespace + ".svc", webhookService + "." + podNamespace + ".svc.cluster.local",
+				metricsService + "." + podNamespace + ".svc", metricsService + "." + podNamespace + ".svc.cluster.local"},
+			CertDir:     mo.WebhookCertDir,
+			CRDs:        []string{"traffictargets.access.smi-spec.io", "httproutegroups.specs.smi-spec.io", "tcproutes.specs.smi-spec.io", "trafficsplits.split.smi-spec.io"},
+			APIServices: []string{metricsAPIService},
 		}
 		if err := certs.Ensure(ctx, direct, cc); err != nil {
 			return fmt.Errorf("webhook certificates: %w", err)
@@ -170,6 +221,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	enq := &controller.Enqueuer{}
 	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
 	if err != nil {
+		return err
+	}
+	if err := addMetricsAPI(mgr, be, metricsAPIOptions{port: metricsAPIPort, prometheusURL: prometheusURL,
+		timeout: prometheusTimeout, certDir: mo.WebhookCertDir}, log); err != nil {
 		return err
 	}
 	ctx = ctrl.SetupSignalHandler()

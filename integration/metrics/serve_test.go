@@ -27,7 +27,7 @@ import (
 const (
 	apiServiceName = "v1alpha1.metrics.smi-spec.io"
 	systemNS       = "smi-adapter-system"
-	metricsSvc     = "smi-adapter-metrics"
+	metricsSvc     = "smi-adapter-traffic-metrics"
 )
 
 // at is the end of every window: the last sample.
