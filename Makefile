@@ -48,6 +48,7 @@ test-unit: ## unit and golden tests only (no servers)
 
 bench: tools ## benchmarks: translation (ns/op, allocs/op) and convergence on the real apiserver (writes docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./adapters/...
+	$(GO) test -run '^$$' -bench . -benchmem ./integration/metrics
 	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 60m ./integration/perf
 
 # package:target pairs; go test -fuzz takes one target of one package at a time.
@@ -76,7 +77,7 @@ generate: $(CONTROLLER_GEN) $(OPENAPI_GEN) ## deepcopy and CRDs (controller-gen)
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
-	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/consul ./integration/conformance -run 'Golden|Judge|Docs' -update
+	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/consul ./integration/conformance ./integration/metrics -run 'Golden|Judge|Docs' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true

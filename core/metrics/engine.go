@@ -98,8 +98,9 @@ func (p plan) keyOf(o object) string {
 
 // resourcePlan: measured where the resource serves (its own proxy), else
 // where its clients send to it; kinds without a label aggregate their pods.
-func (e *Engine) resourcePlan(k Kind) (plan, error) {
-	t := &e.Telemetry
+func (e *Engine) resourcePlan(k Kind) (plan, error) { return resourcePlan(&e.Telemetry, k) }
+
+func resourcePlan(t *Telemetry, k Kind) (plan, error) {
 	if l, ok := t.Server.Self[k]; ok {
 		return plan{side: &t.Server, where: metricsv1alpha1.Server, labels: l}, nil
 	}

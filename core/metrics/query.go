@@ -91,3 +91,35 @@ func groupLabels(l Labels) []string {
 	}
 	return []string{l.Namespace, l.Name}
 }
+
+// Explain describes how a mesh's telemetry answers a kind: where a resource
+// is measured and by which labels ("" when not available), and the PromQL of
+// one resource's metrics (for docs and debugging).
+func Explain(t Telemetry, k Kind, namespace, name string, window time.Duration) (how string, queries []string) {
+	p, err := resourcePlan(&t, k)
+	if err != nil {
+		return "", nil
+	}
+	if p.viaPods {
+		return fmt.Sprintf("its pods (%s side: %s)", p.where, labelList(p.labels)), nil
+	}
+	s := selection{side: p.side, where: p.where, match: selectResource(p.labels, namespace, []string{name})}
+	return fmt.Sprintf("%s side: %s", p.where, labelList(p.labels)), s.Queries(window)
+}
+
+// ExplainEdges describes the edges of a kind: per direction, the side and labels.
+func ExplainEdges(t Telemetry, k Kind) []string {
+	e := &Engine{Telemetry: t}
+	var out []string
+	for _, p := range e.edgePlans(k) {
+		out = append(out, fmt.Sprintf("%s (%s side: %s → %s)", p.direction, p.where, labelList(p.self), labelList(p.peer)))
+	}
+	return out
+}
+
+func labelList(l Labels) string {
+	if l.Namespace == "" {
+		return "`" + l.Name + "`"
+	}
+	return "`" + l.Namespace + "`/`" + l.Name + "`"
+}

@@ -92,7 +92,7 @@ func (c *Consul) start() error {
 	c.log = &bytes.Buffer{}
 	c.cmd = exec.Command(c.bin, c.args...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // gone with a crashed test
 	if err := c.cmd.Start(); err != nil {
 		return fmt.Errorf("start consul: %w", err)
 	}

@@ -77,7 +77,7 @@ func (p *Prometheus) start(bin string) error {
 	p.log.Reset()
 	p.cmd = exec.Command(bin, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // gone with a crashed test
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start prometheus: %w", err)
 	}

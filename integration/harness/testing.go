@@ -47,7 +47,7 @@ func (e *Env) Create(t *testing.T, objs ...client.Object) {
 }
 
 // Eventually polls cond until it returns nil, or fails the test after timeout.
-func Eventually(t *testing.T, timeout time.Duration, cond func() error) {
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error

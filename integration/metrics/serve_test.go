@@ -46,7 +46,7 @@ type mesh struct {
 // the telemetry, registers the APIService (CA injected by the certificate
 // manager, as `smi-adapter run` does) and waits until the apiserver proxies
 // to it.
-func serveMesh(t *testing.T, tel metrics.Telemetry, data []byte) *mesh {
+func serveMesh(t testing.TB, tel metrics.Telemetry, data []byte) *mesh {
 	t.Helper()
 	dir := t.TempDir()
 	prom, err := harness.StartPrometheus(dir, data)
@@ -113,7 +113,7 @@ func serveMesh(t *testing.T, tel metrics.Telemetry, data []byte) *mesh {
 // registerAPIService points v1alpha1.metrics.smi-spec.io at the server: an
 // ExternalName Service (localhost) lets the aggregator reach a process on
 // this machine, with TLS verified for the in-cluster name.
-func registerAPIService(t *testing.T, port int32) {
+func registerAPIService(t testing.TB, port int32) {
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: metricsSvc},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"}}
