@@ -1,0 +1,14 @@
+package linkerd_test
+
+import (
+	"testing"
+
+	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/testutil"
+)
+
+// TestMetricsGolden: the PromQL and labels the Traffic Metrics API uses for
+// linkerd, per kind (testdata/metrics.golden; -update rewrites it).
+func TestMetricsGolden(t *testing.T) {
+	testutil.TelemetryGolden(t, "testdata/metrics.golden", linkerd.Telemetry())
+}
