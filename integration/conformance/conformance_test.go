@@ -103,6 +103,16 @@ func TestSummaryJudge(t *testing.T) {
 		b.WriteString(" " + consulCol[r.Scenario] + " |\n")
 	}
 	testutil.Golden(t, "reports/README.md", []byte(b.String()))
+	// docs/conformance.md: the same table for users, with links to the details.
+	doc := strings.Replace(b.String(), "# SMI conformance, per implementation\n",
+		"# SMI conformance\n\nWhat each mesh does with every SMI scenario in `integration/conformance/scenarios` (data: SMI objects and the "+
+			"requests that must be allowed, denied or split). Per-implementation reports with every decision: "+
+			"[model](../integration/conformance/reports/model.md), [istio](../integration/conformance/reports/istio.md), "+
+			"[linkerd](../integration/conformance/reports/linkerd.md), [linkerd httproute](../integration/conformance/reports/linkerd-httproute.md), "+
+			"[consul](../integration/conformance/reports/consul.md). `fail-closed`: smi-adapter wrote less than SMI allows because the mesh "+
+			"cannot say it exactly (reported on the object); `inexpressible`: the mesh cannot enforce the decision at all (documented).\n", 1)
+	doc = strings.Replace(doc, "in the per-implementation reports beside this file", "in the reports linked above", 1)
+	testutil.Golden(t, "../../docs/conformance.md", []byte(doc))
 }
 
 // reportOutcomes reads scenario -> result from a per-implementation report.
