@@ -36,15 +36,16 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("translate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		backendName, output, namespace string
-		strict                         bool
-		files                          multiFlag
-		settings                       = kvFlag{}
+		backendName, output, namespace, outDir string
+		strict                                 bool
+		files                                  multiFlag
+		settings                               = kvFlag{}
 	)
 	fs.StringVar(&backendName, "backend", "", "mesh backend (required)")
 	fs.Var(&files, "f", "file, directory or - for stdin (repeatable)")
 	fs.StringVar(&output, "o", "yaml", "output format: yaml or json")
 	fs.StringVar(&namespace, "namespace", "default", "namespace of objects that name none")
+	fs.StringVar(&outDir, "output-dir", "", "write one file per object into this directory, numbered in apply order (Consul: -o json gives files `consul config write` takes)")
 	fs.BoolVar(&strict, "strict", false, "fail (exit 1) when the mesh cannot express an SMI rule and the backend failed closed")
 	fs.Var(settings, "backend-opt", "backend setting key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -94,7 +95,12 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		failedClosed = report(stderr, more, backendName+": ") || failedClosed
 		out = append(out, objects...)
 	}
-	if err := write(stdout, out, output); err != nil {
+	if outDir != "" {
+		err = writeDir(outDir, out, output)
+	} else {
+		err = write(stdout, out, output)
+	}
+	if err != nil {
 		return err
 	}
 	if invalid || (strict && failedClosed) {
@@ -192,49 +198,23 @@ func report(w io.Writer, p model.Problems, prefix string) bool {
 	return anyErr
 }
 
+type keyed struct {
+	key string
+	obj runtime.Object
+}
+
+// write prints the objects: a YAML stream, or a JSON List.
 func write(w io.Writer, objs []runtime.Object, format string) error {
-	type keyed struct {
-		key string
-		obj runtime.Object
-	}
-	var list []keyed
-	seen := map[string]bool{}
-	for _, o := range objs {
-		var key string
-		if m, ok := o.(metav1.Object); ok {
-			key = o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetNamespace() + "/" + m.GetName()
-		} else if ce, ok := o.(*consul.ConfigEntry); ok {
-			key = consul.Order(ce.Entry) + "/" + consul.EntryID(ce.Entry)
-		}
-		if seen[key] {
-			continue // shared entries (Consul service-defaults) wanted by several keys
-		}
-		seen[key] = true
-		list = append(list, keyed{key, o})
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
-	var items []json.RawMessage
-	for _, k := range list {
-		b, err := json.Marshal(k.obj)
-		if err != nil {
-			return err
-		}
-		// Drop what only a cluster fills in.
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return err
-		}
-		delete(m, "status")
-		delete(m, "CreateIndex")
-		delete(m, "ModifyIndex")
-		if md, ok := m["metadata"].(map[string]any); ok {
-			delete(md, "creationTimestamp")
-		}
-		b, _ = json.Marshal(m)
-		items = append(items, b)
+	items, err := render(objs)
+	if err != nil {
+		return err
 	}
 	if format == "json" {
-		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+		raws := make([]json.RawMessage, len(items))
+		for i, it := range items {
+			raws[i] = it.json
+		}
+		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": raws}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -242,7 +222,7 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 		return err
 	}
 	for _, it := range items {
-		y, err := yaml.JSONToYAML(it)
+		y, err := yaml.JSONToYAML(it.json)
 		if err != nil {
 			return err
 		}
@@ -251,4 +231,83 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 		}
 	}
 	return nil
+}
+
+// writeDir writes one file per object, numbered in the order to apply them
+// (Consul: service-defaults before the entries that need them).
+func writeDir(dir string, objs []runtime.Object, format string) error {
+	items, err := render(objs)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i, it := range items {
+		b := it.json
+		if format == "json" {
+			var buf bytes.Buffer
+			if err := json.Indent(&buf, it.json, "", "  "); err != nil {
+				return err
+			}
+			b = append(buf.Bytes(), '\n')
+		} else if b, err = yaml.JSONToYAML(it.json); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%02d-%s.%s", i+1, it.name, format)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type rendered struct {
+	name string // kind-namespace-name, lower case
+	json []byte
+}
+
+// render sorts and de-duplicates the objects and drops what only a cluster
+// fills in.
+func render(objs []runtime.Object) ([]rendered, error) {
+	var list []keyed
+	seen := map[string]bool{}
+	names := map[string]string{}
+	for _, o := range objs {
+		var key, name string
+		if m, ok := o.(metav1.Object); ok {
+			key = o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetNamespace() + "/" + m.GetName()
+			name = strings.ToLower(o.GetObjectKind().GroupVersionKind().Kind + "-" + m.GetNamespace() + "-" + m.GetName())
+		} else if ce, ok := o.(*consul.ConfigEntry); ok {
+			key = consul.Order(ce.Entry) + "/" + consul.EntryID(ce.Entry)
+			name = ce.Entry.GetKind() + "-" + strings.TrimPrefix(ce.Entry.GetNamespace()+"-", "-") + ce.Entry.GetName()
+		}
+		names[key] = strings.ReplaceAll(name, "*", "all")
+		if seen[key] {
+			continue // shared entries (Consul service-defaults) wanted by several keys
+		}
+		seen[key] = true
+		list = append(list, keyed{key, o})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
+	var items []rendered
+	for _, k := range list {
+		b, err := json.Marshal(k.obj)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		delete(m, "status")
+		delete(m, "CreateIndex")
+		delete(m, "ModifyIndex")
+		if md, ok := m["metadata"].(map[string]any); ok {
+			delete(md, "creationTimestamp")
+		}
+		b, _ = json.Marshal(m)
+		items = append(items, rendered{name: names[k.key], json: b})
+	}
+	return items, nil
 }
