@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	prommodel "github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,6 +23,7 @@ import (
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
 	"github.com/smi-adapter/smi-adapter/core/certs"
 	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/metrics"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
@@ -88,7 +91,7 @@ func TestDeployOverlays(t *testing.T) {
 	dir := t.TempDir()
 	if err := certs.Ensure(context.Background(), asSA, certs.Config{Secret: client.ObjectKey{Namespace: "smi-adapter-system", Name: "smi-adapter-webhook-cert"},
 		DNSName: []string{"smi-adapter-webhook.smi-adapter-system.svc"}, CertDir: dir,
-		CRDs: []string{"trafficsplits.split.smi-spec.io"}}); err != nil {
+		CRDs: []string{"trafficsplits.split.smi-spec.io"}, APIServices: []string{"v1alpha1.metrics.smi-spec.io"}}); err != nil {
 		t.Fatalf("certificates as the ServiceAccount: %v", err)
 	}
 	mgr, err := controller.NewManager(sa, controller.ManagerOptions{MetricsBindAddress: "0", HealthProbeBindAddress: "0",
@@ -137,7 +140,48 @@ func TestDeployOverlays(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The Traffic Metrics API as the ServiceAccount: it starts (reads the
+	// request-header CA in kube-system), authorizes a caller (SubjectAccessReview)
+	// and reads every kind it resolves.
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := harness.WriteKubeconfig(sa, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	engine := &metrics.Engine{Telemetry: istio.Telemetry(), Pods: asSA, Objects: asSA, Prometheus: noTraffic{}}
+	for _, k := range metrics.AllKinds {
+		if _, err := engine.List(ctx, metrics.Request{Kind: k, Namespace: "empty-namespace"}); err != nil {
+			t.Errorf("metrics API, list %s as the ServiceAccount: %v", k, err)
+		}
+	}
+	port := freePortNumber(t)
+	srv, err := metrics.NewServer(engine, metrics.ServerOptions{BindAddress: "127.0.0.1", Port: port,
+		CertFile: filepath.Join(dir, certs.KeyCert), KeyFile: filepath.Join(dir, certs.KeyKey), Kubeconfig: kubeconfig})
+	if err != nil {
+		t.Fatalf("metrics API as the ServiceAccount: %v", err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	sdone := make(chan error, 1)
+	go func() { sdone <- srv.Start(sctx) }()
+	defer func() { scancel(); <-sdone }()
+	caller := rest.CopyConfig(bare.Config)
+	caller.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	caller.TLSClientConfig.Insecure, caller.TLSClientConfig.CAData = true, nil
+	cs, err := kubernetes.NewForConfig(caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 30*time.Second, func() error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/metrics.smi-spec.io/v1alpha1").DoRaw(ctx)
+		return err
+	})
 }
+
+// noTraffic answers every query with nothing (this test is about
+// Kubernetes permissions; integration/metrics queries a real Prometheus).
+type noTraffic struct{}
+
+func (noTraffic) Query(context.Context, string, time.Time) (prommodel.Vector, error) { return nil, nil }
 
 func freePortNumber(t *testing.T) int {
 	addr := freePort(t)
