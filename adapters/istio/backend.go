@@ -3,14 +3,11 @@ package istio
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
@@ -79,7 +76,7 @@ func New(o controller.Options) (controller.Backend, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Kinds: []schema.GroupVersionKind{VirtualServiceGVK, AuthorizationPolicyGVK}}}, nil
+	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Live: o.APIReader, Kinds: []schema.GroupVersionKind{VirtualServiceGVK, AuthorizationPolicyGVK}}}, nil
 }
 
 // Name implements controller.Backend.
@@ -106,44 +103,52 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 // not own claims the root's host, ours is neither written nor removed, and
 // the TrafficSplit says so.
 func (b *Backend) holdOnHostConflict(ctx context.Context, sp *model.Split, res Result) error {
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(VirtualServiceGVK.GroupVersion().WithKind("VirtualServiceList"))
-	// Only foreign VirtualServices matter, read from the cache without copies
-	// (the loop below only reads them): this runs for every split.
-	if err := b.c.List(ctx, list, client.MatchingLabelsSelector{Selector: foreignSelector}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("list VirtualServices: %w", err)
-	}
-	names := hostNames(sp.Root, b.opts)
-	for i := range list.Items {
-		vs := &list.Items[i]
-		if kubesink.Owned(vs) {
-			continue
+	// Foreign VirtualServices by host, from the cache's index: a lookup per
+	// name this split's host may be written as, not a scan of every one.
+	for _, h := range append(hostNames(sp.Root, b.opts), sp.Root.Namespace+"/"+sp.Root.Name) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(VirtualServiceGVK.GroupVersion().WithKind("VirtualServiceList"))
+		if err := b.c.List(ctx, list, client.MatchingFields{indexForeignHost: h}, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("list VirtualServices: %w", err)
 		}
-		hosts, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "hosts")
-		for _, h := range hosts {
-			if slices.Contains(names, h) || (vs.GetNamespace() == sp.Root.Namespace && h == sp.Root.Name) {
-				for j := range res.Objects {
-					if res.Objects[j].Obj.GetObjectKind().GroupVersionKind().Kind == "VirtualService" {
-						res.Objects[j].Hold = true
-					}
-				}
-				res.Problems.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: kubesink.ReasonConflict, Message: fmt.Sprintf(
-					"VirtualService %s/%s (not managed by smi-adapter) already routes host %s; Istio cannot merge two VirtualServices for one host, so smi-adapter leaves the routing to it",
-					vs.GetNamespace(), vs.GetName(), h)})
-				return nil
+		for i := range list.Items {
+			vs := &list.Items[i]
+			if kubesink.Owned(vs) {
+				continue
 			}
+			for j := range res.Objects {
+				if res.Objects[j].Obj.GetObjectKind().GroupVersionKind().Kind == "VirtualService" {
+					res.Objects[j].Hold = true
+				}
+			}
+			res.Problems.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: kubesink.ReasonConflict, Message: fmt.Sprintf(
+				"VirtualService %s/%s (not managed by smi-adapter) already routes host %s; Istio cannot merge two VirtualServices for one host, so smi-adapter leaves the routing to it",
+				vs.GetNamespace(), vs.GetName(), strings.TrimPrefix(h, sp.Root.Namespace+"/"))})
+			return nil
 		}
 	}
 	return nil
 }
 
-var foreignSelector = func() labels.Selector {
-	r, err := labels.NewRequirement(kubesink.LabelManagedBy, selection.NotEquals, []string{kubesink.ManagedBy})
-	if err != nil {
-		panic(err)
+// indexForeignHost indexes VirtualServices smi-adapter does not own by host:
+// each host as written, and a short host also as namespace/host (Istio reads
+// it in the VirtualService's namespace).
+const indexForeignHost = "istio.smi-adapter.io/foreign-host"
+
+func foreignHosts(u *unstructured.Unstructured) []string {
+	if kubesink.Owned(u) {
+		return nil
 	}
-	return labels.NewSelector().Add(*r)
-}()
+	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts")
+	out := make([]string, 0, 2*len(hosts))
+	for _, h := range hosts {
+		out = append(out, h)
+		if !strings.Contains(h, ".") {
+			out = append(out, u.GetNamespace()+"/"+h)
+		}
+	}
+	return out
+}
 
 func hostNames(root model.Service, o Options) []string {
 	return []string{
@@ -175,7 +180,7 @@ func (b *Backend) Watches() []controller.Watch {
 				}
 			}
 			return keys
-		}},
+		}, Indexes: []controller.FieldIndex{{Field: indexForeignHost, Extract: foreignHosts}}},
 		{GVK: AuthorizationPolicyGVK, Map: owned},
 	}
 }

@@ -29,6 +29,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -73,6 +74,9 @@ func (s Stats) Writes() int { return s.Created + s.Updated + s.Deleted }
 // Sink applies desired objects of the given kinds.
 type Sink struct {
 	Client client.Client // writes (and reads, normally through the cache)
+	// Live reads from the apiserver when the cache is behind (a create finds
+	// the object already there, an update finds it changed). Optional.
+	Live client.Reader
 	// Kinds are every kind the backend writes; pruning looks at all of them.
 	Kinds []schema.GroupVersionKind
 }
@@ -110,21 +114,30 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 		existing := &unstructured.Unstructured{}
 		existing.SetGroupVersionKind(u.GroupVersionKind())
 		err = s.Client.Get(ctx, client.ObjectKeyFromObject(u), existing)
-		switch {
-		case apierrors.IsNotFound(err):
-			if err := s.Client.Create(ctx, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			err = s.Client.Create(ctx, u)
+			if err == nil {
+				stats.Created++
+				writes.WithLabelValues(u.GetKind(), "create").Inc()
+				log.Info("created", "object", id)
+				continue
+			}
+			if !apierrors.IsAlreadyExists(err) || s.Live == nil {
 				errs = multierror.Append(errs, fmt.Errorf("create %s: %w", id, err))
 				continue
 			}
-			stats.Created++
-			writes.WithLabelValues(u.GetKind(), "create").Inc()
-			log.Info("created", "object", id)
+			// The cache had not seen it yet: decide on the live object.
+			existing = &unstructured.Unstructured{}
+			existing.SetGroupVersionKind(u.GroupVersionKind())
+			err = s.Live.Get(ctx, client.ObjectKeyFromObject(u), existing)
+		}
+		switch {
 		case err != nil:
 			errs = multierror.Append(errs, fmt.Errorf("get %s: %w", id, err))
 		case Owned(existing) && existing.GetAnnotations()[AnnotationKey] != key.String():
 			// Ours, for another key: a handover between keys (the other key
 			// will drop it); retry rather than report a lasting conflict.
-			errs = multierror.Append(errs, fmt.Errorf("%s is still held by smi-adapter for %s", id, existing.GetAnnotations()[AnnotationKey]))
+			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", controller.ErrTransient, id, existing.GetAnnotations()[AnnotationKey]))
 		case !Owned(existing):
 			stats.Conflicts++
 			for _, src := range d.Sources {
@@ -157,6 +170,9 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 			updated.SetLabels(labels)
 			updated.SetAnnotations(annotations)
 			if err := s.Client.Update(ctx, updated); err != nil {
+				if apierrors.IsConflict(err) {
+					err = fmt.Errorf("%w: %w", controller.ErrTransient, err) // read an older version: retry
+				}
 				errs = multierror.Append(errs, fmt.Errorf("update %s: %w", id, err))
 				continue
 			}

@@ -60,7 +60,7 @@ func New(o controller.Options) (controller.Backend, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Kinds: kinds}}, nil
+	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Live: o.APIReader, Kinds: kinds}}, nil
 }
 
 // Name implements controller.Backend.

@@ -219,7 +219,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	enq := &controller.Enqueuer{}
-	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
+	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
 	if err != nil {
 		return err
 	}

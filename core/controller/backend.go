@@ -57,12 +57,23 @@ type Watcher interface {
 type Watch struct {
 	GVK schema.GroupVersionKind
 	Map func(obj *unstructured.Unstructured) []model.Key
+	// Indexes are cache field indexes on the kind, so a backend finds objects
+	// by a value (client.MatchingFields) without listing them all.
+	Indexes []FieldIndex
+}
+
+// FieldIndex is one cache field index: its name and the values of an object.
+type FieldIndex struct {
+	Field   string
+	Extract func(obj *unstructured.Unstructured) []string
 }
 
 // Options are what a backend constructor gets.
 type Options struct {
 	// Client reads and writes Kubernetes objects (nil for offline use).
 	Client client.Client
+	// APIReader reads from the apiserver, bypassing the cache (optional).
+	APIReader client.Reader
 	// Log is the backend's logger.
 	Log logr.Logger
 	// Settings are backend-specific flags (--backend-opt key=value).

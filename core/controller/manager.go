@@ -86,6 +86,10 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		RenewDeadline:                 durationOrNil(o.RenewDeadline),
 		RetryPeriod:                   durationOrNil(o.RetryPeriod),
 		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir}),
+		// Reads of the mesh's kinds (unstructured) come from the informers
+		// the backend's watches start, as typed reads do: a reconcile costs
+		// no API round trip to read what it may write.
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Cache: cache.Options{
 			SyncPeriod:       syncPeriod,
 			DefaultTransform: cache.TransformStripManagedFields(),

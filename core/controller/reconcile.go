@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,28 @@ type Reconciler struct {
 }
 
 var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)
+
+// ErrTransient marks a backend error that a retry resolves by itself (e.g.
+// an update refused because the cache had an older version): the key is
+// retried and the object's Programmed condition is left as it was.
+var ErrTransient = errors.New("transient")
+
+// transient: every error in err is ErrTransient.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *multierror.Error
+	if errors.As(err, &me) && len(me.Errors) > 0 {
+		for _, e := range me.Errors {
+			if !errors.Is(e, ErrTransient) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, ErrTransient)
+}
 
 // Reconcile builds the key's model slice, hands it to the backend and writes
 // the status of every SMI object that fed the key.
@@ -59,7 +82,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		ref := model.ObjectRef{Kind: kindOf(obj), Namespace: obj.GetNamespace(), Name: obj.GetName(), Generation: obj.GetGeneration()}
 		diags := problems.Diagnostics(ref)
 		conds := []metav1.Condition{acceptedCondition(obj.GetGeneration(), diags)}
-		if key.Kind != model.KeyRoute {
+		// A transient error (the cache behind the apiserver) is retried
+		// without touching Programmed: it says nothing about the mesh.
+		if key.Kind != model.KeyRoute && !transient(syncErr) {
 			bd := backendProblems.Diagnostics(ref)
 			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), syncErr, bd))
 			diags = append(diags, bd...)

@@ -58,6 +58,17 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 		for _, watch := range w.Watches() {
 			u := &unstructured.Unstructured{}
 			u.SetGroupVersionKind(watch.GVK)
+			for _, ix := range watch.Indexes {
+				extract := ix.Extract
+				if err := mgr.GetFieldIndexer().IndexField(ctx, u.DeepCopy(), ix.Field, func(o client.Object) []string {
+					if uo, ok := o.(*unstructured.Unstructured); ok {
+						return extract(uo)
+					}
+					return nil
+				}); err != nil {
+					return fmt.Errorf("index %s %s: %w", watch.GVK.Kind, ix.Field, err)
+				}
+			}
 			b = b.WatchesRawSource(source.TypedKind(c, u, keys(func(_ context.Context, o *unstructured.Unstructured) []model.Key { return watch.Map(o) })))
 		}
 	}

@@ -65,7 +65,11 @@ func freePorts(n int) ([]int, error) {
 }
 
 // StartConsul starts the agent and waits until it has a leader.
-func StartConsul() (*Consul, error) {
+func StartConsul() (*Consul, error) { return StartConsulWith("", "") }
+
+// StartConsulWith starts an agent with extra HCL configuration (e.g. ACLs)
+// and a token for the harness's own client.
+func StartConsulWith(hcl, token string) (*Consul, error) {
 	bin, err := ConsulBinary()
 	if err != nil {
 		return nil, err
@@ -79,9 +83,12 @@ func StartConsul() (*Consul, error) {
 		"-http-port", strconv.Itoa(p[0]), "-dns-port", strconv.Itoa(p[1]), "-grpc-port", strconv.Itoa(p[2]),
 		"-serf-lan-port", strconv.Itoa(p[3]), "-serf-wan-port", strconv.Itoa(p[4]), "-server-port", strconv.Itoa(p[5]),
 		"-hcl", fmt.Sprintf("ports { grpc_tls = %d }", p[6])}
+	if hcl != "" {
+		c.args = append(c.args, "-hcl", hcl)
+	}
 	cfg := capi.DefaultConfig()
 	cfg.Address = c.Addr
-	cfg.Token = ""
+	cfg.Token = token
 	if c.Client, err = capi.NewClient(cfg); err != nil {
 		return nil, err
 	}

@@ -177,7 +177,7 @@ func (e *Env) StartManager() error {
 	e.cancel = cancel
 	enq := &controller.Enqueuer{}
 	if o.NewBackend != nil {
-		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
+		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
 		if err != nil {
 			return err
 		}

@@ -99,7 +99,7 @@ func TestDeployOverlays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be, err := istio.New(controller.Options{Client: mgr.GetClient()})
+	be, err := istio.New(controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()})
 	if err != nil {
 		t.Fatal(err)
 	}
