@@ -35,8 +35,8 @@ import (
 
 // Ownership marks on every object smi-adapter writes.
 const (
-	LabelManagedBy    = "app.kubernetes.io/managed-by"
-	ManagedBy         = "smi-adapter"
+	LabelManagedBy    = controller.LabelManagedBy
+	ManagedBy         = controller.ManagedBy
 	LabelKeyHash      = "smi-adapter.io/key-hash"
 	AnnotationKey     = "smi-adapter.io/key"
 	AnnotationSources = "smi-adapter.io/sources"

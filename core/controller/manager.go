@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -92,7 +93,13 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Cache: cache.Options{
 			SyncPeriod:       syncPeriod,
-			DefaultTransform: cache.TransformStripManagedFields(),
+			DefaultTransform: func(obj any) (any, error) {
+				obj, err := cache.TransformStripManagedFields()(obj)
+				if err != nil {
+					return obj, err
+				}
+				return foreignSkeleton(obj), nil
+			},
 			ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
 		},
 	})
@@ -112,6 +119,41 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// The mark on everything smi-adapter writes (adapters/kubesink uses it).
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "smi-adapter"
+)
+
+// foreignSkeleton caches a mesh object smi-adapter does not own (watched
+// through unstructured) as a skeleton: its metadata and spec.hosts are all
+// that conflict detection reads. A cluster's own VirtualServices, Servers,
+// … then cost little memory however many there are.
+func foreignSkeleton(obj any) any {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok || u.GetLabels()[LabelManagedBy] == ManagedBy {
+		return obj
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
+	md := metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
+		Labels: u.GetLabels(), Annotations: u.GetAnnotations(), DeletionTimestamp: u.GetDeletionTimestamp(), Generation: u.GetGeneration()}
+	delete(md.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	out.SetName(md.Name)
+	out.SetNamespace(md.Namespace)
+	out.SetUID(md.UID)
+	out.SetResourceVersion(md.ResourceVersion)
+	out.SetLabels(md.Labels)
+	out.SetAnnotations(md.Annotations)
+	out.SetGeneration(md.Generation)
+	if md.DeletionTimestamp != nil {
+		out.SetDeletionTimestamp(md.DeletionTimestamp)
+	}
+	if hosts, found, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts"); found {
+		_ = unstructured.SetNestedStringSlice(out.Object, hosts, "spec", "hosts")
+	}
+	return out
 }
 
 // slimPod keeps only what workload selection and the metrics API (labels,
