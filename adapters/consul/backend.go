@@ -111,7 +111,7 @@ func New(o controller.Options) (controller.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
-	return &Backend{opts: opts, sink: &Sink{Client: c, Opts: opts}, resync: resync, enqueue: o.Enqueue,
+	return &Backend{opts: opts, sink: &Sink{Client: c, Opts: opts, Refresh: resync}, resync: resync, enqueue: o.Enqueue,
 		claims: map[string]map[model.Key][]model.ObjectRef{}}, nil
 }
 

@@ -7,11 +7,14 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	capi "github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-multierror"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -36,6 +39,83 @@ var Kinds = []string{capi.ServiceDefaults, capi.ServiceSplitter, capi.ServiceRou
 type Sink struct {
 	Client *capi.Client
 	Opts   Options
+	// Refresh is how often the index of owned entries is rebuilt from the
+	// agent (one list per kind); 0: only at the first Apply.
+	Refresh time.Duration
+
+	mu       sync.Mutex
+	byKey    map[string]map[string]bool // key -> ids (EntryID) of the entries owned for it
+	loadedAt time.Time
+}
+
+// index returns the ids of the entries owned for key, loading (or
+// refreshing) the index from the agent when needed: pruning then looks only
+// at what a key owns instead of listing every entry on every reconcile.
+func (s *Sink) index(ctx context.Context, key string) (map[string]bool, error) {
+	s.mu.Lock()
+	stale := s.byKey == nil || (s.Refresh > 0 && time.Since(s.loadedAt) > s.Refresh)
+	s.mu.Unlock()
+	if stale {
+		byKey := map[string]map[string]bool{}
+		q := (&capi.QueryOptions{Namespace: s.Opts.Namespace}).WithContext(ctx)
+		for _, kind := range Kinds {
+			list, _, err := s.Client.ConfigEntries().List(kind, q)
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", kind, err)
+			}
+			for _, e := range list {
+				m := e.GetMeta()
+				if !owned(m) {
+					continue
+				}
+				keys := keysOf(m)
+				if len(keys) == 0 && m[MetaKey] != "" {
+					keys = []string{m[MetaKey]}
+				}
+				for _, k := range keys {
+					if byKey[k] == nil {
+						byKey[k] = map[string]bool{}
+					}
+					byKey[k][EntryID(e)] = true
+				}
+			}
+		}
+		s.mu.Lock()
+		// Keep what was written meanwhile (a write records itself below).
+		for k, ids := range s.byKey {
+			for id := range ids {
+				if byKey[k] == nil {
+					byKey[k] = map[string]bool{}
+				}
+				byKey[k][id] = true
+			}
+		}
+		s.byKey, s.loadedAt = byKey, time.Now()
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for id := range s.byKey[key] {
+		out[id] = true
+	}
+	return out, nil
+}
+
+func (s *Sink) remember(key, id string, owned bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byKey == nil {
+		s.byKey = map[string]map[string]bool{}
+	}
+	if owned {
+		if s.byKey[key] == nil {
+			s.byKey[key] = map[string]bool{}
+		}
+		s.byKey[key][id] = true
+		return
+	}
+	delete(s.byKey[key], id)
 }
 
 func owned(meta map[string]string) bool { return meta[MetaManagedBy] == ManagedBy }
@@ -163,59 +243,96 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			continue
 		}
 		writes++
+		s.remember(key.String(), EntryID(e), true)
+		controller.NativeWrites.WithLabelValues(e.GetKind(), "write").Inc()
 		log.Info("wrote config entry", "entry", id)
 	}
 	if errs.ErrorOrNil() != nil {
 		return problems, writes, errs.ErrorOrNil() // never prune after a failed write
 	}
-	// Prune, in reverse write order: intentions and routers before the
-	// service-defaults they rely on.
-	for i := len(Kinds) - 1; i >= 0; i-- {
-		kind := Kinds[i]
-		q.Namespace, w.Namespace = s.Opts.Namespace, s.Opts.Namespace
-		list, _, err := ce.List(kind, q)
+	// Prune, in reverse write order (intentions and routers before the
+	// service-defaults they rely on), only among the entries owned for key.
+	mine, err := s.index(ctx, key.String())
+	if err != nil {
+		return problems, writes, err
+	}
+	wantedIDs := map[string]bool{}
+	for _, d := range desired {
+		wantedIDs[EntryID(d.Entry)] = true
+	}
+	var gone []string
+	for id := range mine {
+		if !wantedIDs[id] {
+			gone = append(gone, id)
+		}
+	}
+	order := map[string]int{}
+	for i, k := range Kinds {
+		order[k] = i
+	}
+	sort.Slice(gone, func(i, j int) bool {
+		ki, kj := strings.SplitN(gone[i], "/", 2)[0], strings.SplitN(gone[j], "/", 2)[0]
+		if order[ki] != order[kj] {
+			return order[ki] > order[kj]
+		}
+		return gone[i] < gone[j]
+	})
+	for _, eid := range gone {
+		parts := strings.SplitN(eid, "/", 3) // kind/namespace/name
+		kind, ns, name := parts[0], parts[1], parts[2]
+		q.Namespace, w.Namespace = ns, ns
+		e, _, err := ce.Get(kind, name, q)
 		if err != nil {
-			errs = multierror.Append(errs, fmt.Errorf("list %s: %w", kind, err))
+			if strings.Contains(err.Error(), "404") {
+				s.remember(key.String(), eid, false)
+				continue
+			}
+			errs = multierror.Append(errs, fmt.Errorf("get %s: %w", eid, err))
 			continue
 		}
-		for _, e := range list {
-			id := e.GetKind() + "/" + e.GetName()
-			m := e.GetMeta()
-			if !owned(m) || wanted[id] {
-				continue
-			}
-			if keys := keysOf(m); len(keys) > 0 {
-				if !contains(keys, key.String()) {
-					continue
-				}
-				rest := remove(keys, key.String())
-				if len(rest) > 0 {
-					m2 := map[string]string{}
-					for k, v := range m {
-						m2[k] = v
-					}
-					m2[MetaKeys] = strings.Join(rest, ",")
-					withMeta(e, m2)
-					if ok, _, err := ce.CAS(e, e.GetModifyIndex(), w); err != nil || !ok {
-						errs = multierror.Append(errs, fmt.Errorf("release %s: %v", id, err))
-					}
-					continue
-				}
-			} else if m[MetaKey] != key.String() {
-				continue
-			}
-			ok, _, err := ce.DeleteCAS(e.GetKind(), e.GetName(), e.GetModifyIndex(), w)
-			if err != nil {
-				errs = multierror.Append(errs, fmt.Errorf("delete %s: %w", id, err))
-				continue
-			}
-			if !ok {
-				errs = multierror.Append(errs, fmt.Errorf("delete %s: modified concurrently, will retry", id))
-				continue
-			}
-			writes++
-			log.Info("deleted config entry", "entry", id)
+		id := e.GetKind() + "/" + e.GetName()
+		m := e.GetMeta()
+		if !owned(m) {
+			s.remember(key.String(), eid, false)
+			continue
 		}
+		if keys := keysOf(m); len(keys) > 0 {
+			if !contains(keys, key.String()) {
+				s.remember(key.String(), eid, false)
+				continue
+			}
+			rest := remove(keys, key.String())
+			if len(rest) > 0 {
+				m2 := map[string]string{}
+				for k, v := range m {
+					m2[k] = v
+				}
+				m2[MetaKeys] = strings.Join(rest, ",")
+				withMeta(e, m2)
+				if ok, _, err := ce.CAS(e, e.GetModifyIndex(), w); err != nil || !ok {
+					errs = multierror.Append(errs, fmt.Errorf("release %s: %v", id, err))
+					continue
+				}
+				s.remember(key.String(), eid, false)
+				continue
+			}
+		} else if m[MetaKey] != key.String() {
+			s.remember(key.String(), eid, false)
+			continue
+		}
+		ok, _, err := ce.DeleteCAS(e.GetKind(), e.GetName(), e.GetModifyIndex(), w)
+		if err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("delete %s: %w", id, err))
+			continue
+		}
+		if !ok {
+			errs = multierror.Append(errs, fmt.Errorf("delete %s: modified concurrently, will retry", id))
+			continue
+		}
+		s.remember(key.String(), eid, false)
+		controller.NativeWrites.WithLabelValues(e.GetKind(), "delete").Inc()
+		writes++
+		log.Info("deleted config entry", "entry", id)
 	}
 	return problems, writes, errs.ErrorOrNil()
 }

@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
-	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,7 +26,6 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
@@ -45,12 +43,7 @@ const (
 // ReasonConflict is the diagnostic reason for a name held by a foreign object.
 const ReasonConflict = "Conflict"
 
-var writes = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "smi_adapter_native_writes_total",
-	Help: "Writes of mesh-native Kubernetes objects, by kind and operation (create, update, delete).",
-}, []string{"kind", "op"})
-
-func init() { ctrlmetrics.Registry.MustRegister(writes) }
+var writes = controller.NativeWrites
 
 // Object is one desired native object.
 type Object struct {

@@ -14,6 +14,12 @@ var (
 		Name: "smi_adapter_backend_sync_errors_total",
 		Help: "Backend Sync calls that returned an error, by backend and key kind.",
 	}, []string{"backend", "kind"})
+	// NativeWrites counts the writes backends make to the mesh (Kubernetes
+	// objects, Consul config entries), by kind and operation.
+	NativeWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smi_adapter_native_writes_total",
+		Help: "Writes of mesh-native objects (Kubernetes objects, Consul config entries), by kind and operation (create, update, delete).",
+	}, []string{"kind", "op"})
 	statusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smi_adapter_status_writes_total",
 		Help: "Status updates written to SMI objects, by kind.",
@@ -23,5 +29,5 @@ var (
 func init() {
 	// Registering collectors on controller-runtime's registry (served at
 	// /metrics) is the one registration done at package load.
-	ctrlmetrics.Registry.MustRegister(reconcileTotal, backendSyncErrors, statusWrites)
+	ctrlmetrics.Registry.MustRegister(reconcileTotal, backendSyncErrors, statusWrites, NativeWrites)
 }

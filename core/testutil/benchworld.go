@@ -17,6 +17,15 @@ import (
 // split, a route group, and TrafficTargets for each service's identity, plus
 // two pods per identity.
 func BenchWorld(namespaces, perNS int) *normalize.Memory {
+	m, err := normalize.NewMemory("default", BenchObjects(namespaces, perNS)...)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// BenchObjects are BenchWorld's objects (for benchmarks that decode them).
+func BenchObjects(namespaces, perNS int) []runtime.Object {
 	var objs []runtime.Object
 	for n := range namespaces {
 		ns := fmt.Sprintf("ns-%d", n)
@@ -50,9 +59,5 @@ func BenchWorld(namespaces, perNS int) *normalize.Memory {
 			}
 		}
 	}
-	m, err := normalize.NewMemory("default", objs...)
-	if err != nil {
-		panic(err)
-	}
-	return m
+	return objs
 }

@@ -1,0 +1,184 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	capi "github.com/hashicorp/consul/api"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/smi-adapter/smi-adapter/adapters/consul"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
+)
+
+// BenchmarkConsulConvergence: 1,000 SMI objects (10 namespaces × 50
+// TrafficSplits and 50 TrafficTargets; names unique across namespaces, as
+// Consul's free edition needs) against a real agent. Floor: a plain Consul
+// client writing the same config entries (translated offline) to a second,
+// fresh agent with the same 8 workers.
+func BenchmarkConsulConvergence(b *testing.B) {
+	for b.Loop() {
+		results = append(results, consulConverge(b, 10, 50))
+	}
+	writeReport(b)
+}
+
+func consulConverge(b *testing.B, namespaces, per int) result {
+	var pre, smi []client.Object
+	var objs []runtime.Object
+	for i := range namespaces {
+		ns := fmt.Sprintf("consul-perf-%d", i)
+		pre = append(pre, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+		hrg := &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "read", PathRegex: "/api", Methods: []string{"GET"}}}}}
+		smi = append(smi, hrg)
+		for j := range per {
+			name := fmt.Sprintf("s%d-%d", i, j)
+			for _, s := range []string{name, name + "-v1", name + "-v2"} {
+				svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: s},
+					Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+				pre, objs = append(pre, svc), append(objs, svc)
+			}
+			ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: splitv1alpha4.TrafficSplitSpec{Service: name, Backends: []splitv1alpha4.TrafficSplitBackend{{Service: name + "-v1", Weight: 9}, {Service: name + "-v2", Weight: 1}}}}
+			tt := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: accessv1alpha3.TrafficTargetSpec{
+					Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: name},
+					Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "HTTPRouteGroup", Name: "routes"}},
+					Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: fmt.Sprintf("s%d-%d", i, (j+1)%per)}},
+				}}
+			smi = append(smi, ts, tt)
+		}
+		objs = append(objs, hrg)
+	}
+	for _, o := range smi {
+		objs = append(objs, o.(runtime.Object))
+	}
+
+	// The entries smi-adapter would write, for the floor.
+	mem, err := normalize.NewMemory("default", objs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var entries []capi.ConfigEntry
+	for _, k := range append(mem.Keys(), model.MeshKey) {
+		if k.Kind == model.KeyRoute {
+			continue
+		}
+		slice, _ := normalize.Build(k, mem)
+		for _, d := range consul.Translate(slice, consul.Options{}).Entries {
+			if id := consul.Order(d.Entry) + "/" + consul.EntryID(d.Entry); !seen[id] {
+				seen[id] = true
+				entries = append(entries, d.Entry)
+			}
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return consul.Order(entries[i]) < consul.Order(entries[j]) })
+
+	floorAgent, err := harness.StartConsul()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = floorAgent.Stop() }()
+	b.StopTimer()
+	b.StartTimer()
+	start := time.Now()
+	// service-defaults first (the others need them), then the rest, 8 workers each.
+	var defaults, rest []capi.ConfigEntry
+	for _, e := range entries {
+		if e.GetKind() == capi.ServiceDefaults {
+			defaults = append(defaults, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	for _, batch := range [][]capi.ConfigEntry{defaults, rest} {
+		writeEntries(b, floorAgent.Client, batch)
+	}
+	floor := time.Since(start)
+
+	agent, err := harness.StartConsul()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = agent.Stop() }()
+	env, err := harness.Start(harness.Options{NewBackend: consul.New, Settings: map[string]string{"address": agent.Addr, "resync": "10m"}})
+	defer func() { _ = env.Stop() }()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := env.Client
+	b.StopTimer()
+	parallel(b, c, pre)
+	b.StartTimer()
+	w0, s0, r0, e0 := counter("smi_adapter_native_writes_total"), counter("smi_adapter_status_writes_total"), counter("smi_adapter_reconcile_total"), counter("smi_adapter_backend_sync_errors_total")
+	start = time.Now()
+	parallel(b, c, smi)
+	want := namespaces * per * 2
+	notConverged := ""
+	for {
+		var tsl splitv1alpha4.TrafficSplitList
+		var ttl accessv1alpha3.TrafficTargetList
+		_ = c.List(context.Background(), &tsl)
+		_ = c.List(context.Background(), &ttl)
+		count := 0
+		for _, ts := range tsl.Items {
+			if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
+				count++
+			}
+		}
+		for _, tt := range ttl.Items {
+			if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
+				count++
+			}
+		}
+		if count == want {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			notConverged = fmt.Sprintf("%d of %d Programmed after 5 min", count, want)
+			break
+		}
+		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
+	}
+	conv := time.Since(start)
+	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), converge: conv, notConverged: notConverged,
+		nativeWrites: counter("smi_adapter_native_writes_total") - w0, statusWrites: counter("smi_adapter_status_writes_total") - s0,
+		recon: counter("smi_adapter_reconcile_total") - r0, syncErrors: counter("smi_adapter_backend_sync_errors_total") - e0, peakRSSMB: peakRSS()}
+}
+
+func writeEntries(b *testing.B, c *capi.Client, entries []capi.ConfigEntry) {
+	ch := make(chan capi.ConfigEntry)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range ch {
+				if _, _, err := c.ConfigEntries().Set(e, nil); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for _, e := range entries {
+		ch <- e
+	}
+	close(ch)
+	wg.Wait()
+}
