@@ -181,7 +181,9 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 	w := (&capi.WriteOptions{}).WithContext(ctx)
 	sort.SliceStable(desired, func(i, j int) bool { return Order(desired[i].Entry) < Order(desired[j].Entry) })
 	wanted := map[string]bool{}
-	for _, d := range desired {
+	casRetries := make([]int, len(desired))
+	for i := 0; i < len(desired); i++ {
+		d := desired[i]
 		e := d.Entry
 		id := e.GetKind() + "/" + e.GetName()
 		wanted[id] = true
@@ -210,7 +212,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			if d.Contested {
 				continue // the owner keeps it; the collision is reported
 			}
-			errs = multierror.Append(errs, fmt.Errorf("%s is still held by smi-adapter for %s", id, existing.GetMeta()[MetaKey]))
+			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", controller.ErrTransient, id, existing.GetMeta()[MetaKey]))
 			continue
 		default:
 			index = existing.GetModifyIndex()
@@ -239,7 +241,15 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			continue
 		}
 		if !ok {
-			errs = multierror.Append(errs, fmt.Errorf("write %s: modified concurrently (index %d), will retry", id, index))
+			// Another writer (often another key sharing this service-defaults)
+			// got there first: read it again and retry now, a few times,
+			// rather than waiting for the queue's backoff.
+			if casRetries[i] < 5 {
+				casRetries[i]++
+				i--
+				continue
+			}
+			errs = multierror.Append(errs, fmt.Errorf("%w: write %s: modified concurrently (index %d)", controller.ErrTransient, id, index))
 			continue
 		}
 		writes++

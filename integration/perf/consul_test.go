@@ -157,6 +157,8 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
 	}
 	conv := time.Since(start)
+	rs, rc := reconcileSeconds()
+	b.Logf("reconciles: %.0f, mean %.1f ms", rc, 1000*rs/rc)
 	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), converge: conv, notConverged: notConverged,
 		nativeWrites: counter("smi_adapter_native_writes_total") - w0, statusWrites: counter("smi_adapter_status_writes_total") - s0,
 		recon: counter("smi_adapter_reconcile_total") - r0, syncErrors: counter("smi_adapter_backend_sync_errors_total") - e0, peakRSSMB: peakRSS()}

@@ -47,6 +47,20 @@ type result struct {
 
 var results []result
 
+// reconcileSeconds is the total time spent in reconciles and their number.
+func reconcileSeconds() (sum, count float64) {
+	mfs, _ := ctrlmetrics.Registry.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "controller_runtime_reconcile_time_seconds" {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetHistogram().GetSampleSum()
+				count += float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum, count
+}
+
 func counter(name string) float64 {
 	mfs, _ := ctrlmetrics.Registry.Gather()
 	var sum float64
