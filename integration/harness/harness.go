@@ -100,6 +100,8 @@ type Options struct {
 	Settings map[string]string
 	// ExtraCRDPaths are installed next to crds/ (e.g. a mesh's CRDs).
 	ExtraCRDPaths []string
+	// Workers is the number of keys reconciled in parallel (default 16).
+	Workers int
 	// Aggregator configures kube-apiserver's aggregation layer (front-proxy
 	// CA and client certificate) so APIServices can be served.
 	Aggregator bool
@@ -184,7 +186,7 @@ func (e *Env) StartManager() error {
 		o.Backend = b
 	}
 	if o.Backend != nil {
-		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq, SkipNameValidation: true}); err != nil {
+		if err := controller.Setup(ctx, mgr, controller.Config{Backend: o.Backend, Enqueuer: enq, SkipNameValidation: true, MaxConcurrentReconciles: o.Workers}); err != nil {
 			return err
 		}
 	}

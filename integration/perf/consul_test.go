@@ -3,7 +3,9 @@ package perf
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -117,7 +119,8 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		b.Fatal(err)
 	}
 	defer func() { _ = agent.Stop() }()
-	env, err := harness.Start(harness.Options{NewBackend: consul.New, Settings: map[string]string{"address": agent.Addr, "resync": "10m"}})
+	workers, _ := strconv.Atoi(os.Getenv("SMI_PERF_WORKERS"))
+	env, err := harness.Start(harness.Options{NewBackend: consul.New, Workers: workers, Settings: map[string]string{"address": agent.Addr, "resync": "10m"}})
 	defer func() { _ = env.Stop() }()
 	if err != nil {
 		b.Fatal(err)
