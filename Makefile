@@ -46,13 +46,12 @@ test-unit: ## unit and golden tests only (no servers)
 	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
 	$(GO) test -json -count=1 -skip 'ConsulConfigWrite' ./core/... ./cmd/... ./adapters/... | $(BIN)/testsummary
 
-bench: tools ## benchmarks: translation (ns/op, allocs/op) and convergence on the real apiserver (writes docs/performance.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./adapters/...
-	$(GO) test -run '^$$' -bench . -benchmem ./integration/metrics
+bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format) and convergence on the real apiserver and Consul (docs/performance.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./adapters/... ./cmd/... ./integration/metrics | tee docs/benchmarks.txt
 	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 60m ./integration/perf
 
 # package:target pairs; go test -fuzz takes one target of one package at a time.
-FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize
+FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize ./integration/conformance:FuzzAccessNeverWider
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	@for pt in $(FUZZ_TARGETS); do pkg=$${pt%%:*}; t=$${pt##*:}; \
