@@ -249,6 +249,10 @@ func converge(b *testing.B, n int) result {
 		statusWrites: counter("smi_adapter_status_writes_total") - s0, recon: counter("smi_adapter_reconcile_total") - r0, peakRSSMB: peakRSS(), heapMB: heapInUse()}
 }
 
+// analysisMarker starts the hand-written part of docs/performance.md, which
+// the benchmark keeps when it rewrites the tables above it.
+const analysisMarker = "<!-- analysis: kept by make bench -->"
+
 func writeReport(b *testing.B) {
 	if len(results) == 0 {
 		return
@@ -288,7 +292,14 @@ func writeReport(b *testing.B) {
 				r.nativeWrites, r.statusWrites, r.recon, r.syncErrors)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, "docs", "performance.md"), []byte(s.String()), 0o644); err != nil {
+	// Keep the hand-written analysis below the marker.
+	path := filepath.Join(root, "docs", "performance.md")
+	if old, err := os.ReadFile(path); err == nil {
+		if i := strings.Index(string(old), analysisMarker); i >= 0 {
+			s.WriteString("\n" + string(old[i:]))
+		}
+	}
+	if err := os.WriteFile(path, []byte(s.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
 }
