@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -221,16 +223,39 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 		_, err = fmt.Fprintln(w, string(b))
 		return err
 	}
-	for _, it := range items {
-		y, err := yaml.JSONToYAML(it.json)
-		if err != nil {
-			return err
-		}
+	ys, err := toYAML(items)
+	if err != nil {
+		return err
+	}
+	for _, y := range ys {
 		if _, err := fmt.Fprintf(w, "---\n%s", y); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// toYAML converts the items on every core, in order.
+func toYAML(items []rendered) ([][]byte, error) {
+	out := make([][]byte, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range goruntime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = yaml.JSONToYAML(items[i].json)
+			}
+		}()
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // writeDir writes one file per object, numbered in the order to apply them

@@ -3,13 +3,17 @@ package apis
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	goruntime "runtime"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,40 +29,88 @@ type Document struct {
 // so a typo never silently drops a rule. Empty documents are skipped.
 func DecodeYAML(s *runtime.Scheme, r io.Reader) ([]Document, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	var out []Document
-	for i := 0; ; i++ {
+	var raws [][]byte
+	var readErr error
+	for {
 		raw, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			break
 		}
 		if err != nil {
-			return out, fmt.Errorf("document %d: %w", i, err)
+			readErr = fmt.Errorf("document %d: %w", len(raws), err)
+			break
 		}
-		if len(bytes.TrimSpace(stripComments(raw))) == 0 {
-			continue
-		}
-		var tm struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-		}
-		if err := yaml.Unmarshal(raw, &tm); err != nil {
-			return out, fmt.Errorf("document %d: %w", i, err)
-		}
-		gv, err := schema.ParseGroupVersion(tm.APIVersion)
-		if err != nil {
-			return out, fmt.Errorf("document %d: apiVersion: %w", i, err)
-		}
-		gvk := gv.WithKind(tm.Kind)
-		obj, err := s.New(gvk)
-		if err != nil {
-			return out, fmt.Errorf("document %d: unsupported kind %s", i, gvk)
-		}
-		if err := yaml.UnmarshalStrict(raw, obj); err != nil {
-			return out, fmt.Errorf("document %d (%s): %w", i, gvk.Kind, err)
-		}
-		obj.GetObjectKind().SetGroupVersionKind(gvk)
-		out = append(out, Document{Object: obj, GVK: gvk, Index: i})
+		raws = append(raws, raw)
 	}
+	// Documents are independent: decode them on every core, keep their order.
+	docs := make([]*Document, len(raws))
+	errs := make([]error, len(raws))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range goruntime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				docs[i], errs[i] = decodeOne(s, raws[i], i)
+			}
+		}()
+	}
+	for i := range raws {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []Document
+	for i := range raws {
+		if errs[i] != nil {
+			return out, errs[i]
+		}
+		if docs[i] != nil {
+			out = append(out, *docs[i])
+		}
+	}
+	return out, readErr
+}
+
+// decodeOne decodes document i; nil for an empty document.
+func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
+	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
+		return nil, nil
+	}
+	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused.
+	j := bytes.TrimSpace(raw)
+	if len(j) == 0 || j[0] != '{' {
+		var err error
+		if j, err = yaml.YAMLToJSONStrict(raw); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+	}
+	var tm struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(j, &tm); err != nil {
+		return nil, fmt.Errorf("document %d: %w", i, err)
+	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
+	if err != nil {
+		return nil, fmt.Errorf("document %d: apiVersion: %w", i, err)
+	}
+	gvk := gv.WithKind(tm.Kind)
+	obj, err := s.New(gvk)
+	if err != nil {
+		return nil, fmt.Errorf("document %d: unsupported kind %s", i, gvk)
+	}
+	strict, err := kjson.UnmarshalStrict(j, obj)
+	if err == nil && len(strict) > 0 {
+		err = errors.Join(strict...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("document %d (%s): %w", i, gvk.Kind, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return &Document{Object: obj, GVK: gvk, Index: i}, nil
 }
 
 func stripComments(b []byte) []byte {
