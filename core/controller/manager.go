@@ -92,7 +92,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		// no API round trip to read what it may write.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Cache: cache.Options{
-			SyncPeriod:       syncPeriod,
+			SyncPeriod: syncPeriod,
 			DefaultTransform: func(obj any) (any, error) {
 				obj, err := cache.TransformStripManagedFields()(obj)
 				if err != nil {
@@ -100,7 +100,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 				}
 				return foreignSkeleton(obj), nil
 			},
-			ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
+			ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
 		},
 	})
 	if err != nil {
