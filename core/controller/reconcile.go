@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"sync"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,11 @@ type Reconciler struct {
 	client   client.Client // reads from the cache, writes to the apiserver
 	backend  Backend
 	recorder recorder.EventRecorder
+	// written remembers, per object UID, the status this reconciler last
+	// patched and the resourceVersion it patched from: a reconcile that
+	// still reads that version from the cache does not patch the same
+	// status again.
+	written sync.Map // types.UID -> writtenStatus
 }
 
 var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)

@@ -107,6 +107,26 @@ func programmedCondition(gen int64, backend string, syncErr error, diags []*mode
 	return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed", Message: msg, ObservedGeneration: gen}
 }
 
+type writtenStatus struct {
+	fromRV string
+	conds  []metav1.Condition
+}
+
+// sameConditions compares conditions without their transition times.
+func sameConditions(a, b []metav1.Condition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.LastTransitionTime, y.LastTransitionTime = metav1.Time{}, metav1.Time{}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // writeStatus sets the conditions on obj and patches its status when they
 // changed; it emits Events for an Accepted condition that changed and is not
 // plainly True. It returns whether it wrote.
@@ -119,10 +139,18 @@ func (r *Reconciler) writeStatus(ctx context.Context, obj client.Object, conds [
 	if equality.Semantic.DeepEqual(statusOf(before).Conditions, st.Conditions) {
 		return false, nil
 	}
+	// The cache may not have seen our last patch yet: the same patch from the
+	// same version is a write that changes nothing.
+	if w, ok := r.written.Load(obj.GetUID()); ok {
+		if last := w.(writtenStatus); last.fromRV == before.GetResourceVersion() && sameConditions(last.conds, st.Conditions) {
+			return false, nil
+		}
+	}
 	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
 		return false, fmt.Errorf("patch status of %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	statusWrites.WithLabelValues(kindOf(obj)).Inc()
+	r.written.Store(obj.GetUID(), writtenStatus{fromRV: before.GetResourceVersion(), conds: append([]metav1.Condition(nil), st.Conditions...)})
 	changed := false
 	for _, typ := range []string{common.ConditionAccepted, common.ConditionProgrammed} {
 		prev := meta.FindStatusCondition(statusOf(before).Conditions, typ)
