@@ -1,10 +1,10 @@
 package controller
 
 import (
-	"sync"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"

@@ -52,7 +52,7 @@ func FuzzAccessNeverWider(f *testing.F) {
 		for _, sa := range []string{"api", "web", "other"} {
 			objs = append(objs, &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 				ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: sa, Labels: map[string]string{"app": sa}},
-				Spec: corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}})
+				Spec:       corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}})
 		}
 		var docs []string
 		for _, o := range objs {
