@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -119,18 +118,24 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		b.Fatal(err)
 	}
 	defer func() { _ = agent.Stop() }()
-	workers, _ := strconv.Atoi(os.Getenv("SMI_PERF_WORKERS"))
-	env, err := harness.Start(harness.Options{NewBackend: consul.New, Workers: workers, Settings: map[string]string{"address": agent.Addr, "resync": "10m"}})
+	env, err := harness.Start(harness.Options{})
 	defer func() { _ = env.Stop() }()
 	if err != nil {
 		b.Fatal(err)
 	}
+	args := []string{"--backend-opt=address=" + agent.Addr, "--backend-opt=resync=10m"}
+	if w := os.Getenv("SMI_PERF_WORKERS"); w != "" {
+		args = append(args, "--max-concurrent-reconciles="+w)
+	}
+	ctrl := startController(b, env, "consul", args, controllerEnv())
+	defer ctrl.stop()
 	c := env.Client
 	b.StopTimer()
 	parallel(b, c, pre)
 	b.StartTimer()
-	w0, s0, r0, e0 := counter("smi_adapter_native_writes_total"), counter("smi_adapter_status_writes_total"), counter("smi_adapter_reconcile_total"), counter("smi_adapter_backend_sync_errors_total")
-	rs0, rc0 := reconcileSeconds()
+	w0, s0, r0, e0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
+		ctrl.mustCounter(b, "smi_adapter_reconcile_total"), ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total")
+	rs0, rc0 := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
 	start = time.Now()
 	parallel(b, c, smi)
 	want := namespaces * per * 2
@@ -161,11 +166,12 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
 	}
 	conv := time.Since(start)
-	rs, rc := reconcileSeconds()
+	rs, rc := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
 	b.Logf("reconciles: %.0f, mean %.1f ms", rc-rc0, 1000*(rs-rs0)/(rc-rc0))
 	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), converge: conv, notConverged: notConverged,
-		nativeWrites: counter("smi_adapter_native_writes_total") - w0, statusWrites: counter("smi_adapter_status_writes_total") - s0,
-		recon: counter("smi_adapter_reconcile_total") - r0, syncErrors: counter("smi_adapter_backend_sync_errors_total") - e0, peakRSSMB: peakRSS()}
+		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0, statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
+		recon: ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0, syncErrors: ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total") - e0,
+		peakRSSMB: ctrl.peakRSS()}
 }
 
 func writeEntries(b *testing.B, c *capi.Client, entries []capi.ConfigEntry) {

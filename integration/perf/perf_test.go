@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
@@ -46,53 +45,6 @@ type result struct {
 }
 
 var results []result
-
-// reconcileSeconds is the total time spent in reconciles and their number.
-func reconcileSeconds() (sum, count float64) {
-	mfs, _ := ctrlmetrics.Registry.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() == "controller_runtime_reconcile_time_seconds" {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetHistogram().GetSampleSum()
-				count += float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return sum, count
-}
-
-func counter(name string) float64 {
-	mfs, _ := ctrlmetrics.Registry.Gather()
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}
-
-// heapInUse is the live heap after a GC: the controller's caches (and the
-// benchmark's own objects), without the garbage a peak RSS includes.
-func heapInUse() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapInuse) / (1 << 20)
-}
-
-func peakRSS() float64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
 
 // parallel creates objects with 8 workers (the floor and the SMI objects alike).
 func parallel(b *testing.B, c client.Client, objs []client.Object) {
@@ -140,11 +92,15 @@ func converge(b *testing.B, n int) result {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env, err := harness.Start(harness.Options{NewBackend: istio.New, ExtraCRDPaths: []string{crds}})
+	// The control plane with the conversion webhook; the controller runs as
+	// its own process (smi-adapter run), as in a cluster.
+	env, err := harness.Start(harness.Options{ExtraCRDPaths: []string{crds}})
 	defer func() { _ = env.Stop() }()
 	if err != nil {
 		b.Fatal(err)
 	}
+	ctrl := startController(b, env, "istio", nil, controllerEnv())
+	defer ctrl.stop()
 	c := env.Client
 	namespaces := n / perNS
 	// Prerequisites (not timed): namespaces, Services, pods.
@@ -204,7 +160,7 @@ func converge(b *testing.B, n int) result {
 	parallel(b, c, native)
 	floor := time.Since(start)
 
-	w0, s0, r0 := counter("smi_adapter_native_writes_total"), counter("smi_adapter_status_writes_total"), counter("smi_adapter_reconcile_total")
+	w0, s0, r0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"), ctrl.mustCounter(b, "smi_adapter_reconcile_total")
 	start = time.Now()
 	parallel(b, c, smi)
 	notConverged := ""
@@ -238,15 +194,26 @@ func converge(b *testing.B, n int) result {
 		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
 	}
 	conv := time.Since(start)
-	runtime.GC()
-	if dir := os.Getenv("SMI_PERF_HEAPPROFILE"); dir != "" { // what the process holds once converged
-		if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", n))); err == nil {
-			_ = pprof.WriteHeapProfile(f)
-			_ = f.Close()
-		}
+	return result{n: n, floor: floor, converge: conv, notConverged: notConverged,
+		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0,
+		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
+		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
+		heapMB:       ctrl.mustCounter(b, "go_memstats_heap_inuse_bytes") / (1 << 20),
+		peakRSSMB:    ctrl.peakRSS()}
+}
+
+// controllerEnv is the environment of the controller process: what the
+// Deployment sets (deploy/base/deployment.yaml), e.g. its GOMEMLIMIT.
+func controllerEnv() []string {
+	if v := os.Getenv("SMI_PERF_GOMEMLIMIT"); v != "" {
+		return []string{"GOMEMLIMIT=" + v}
 	}
-	return result{n: n, floor: floor, converge: conv, notConverged: notConverged, nativeWrites: counter("smi_adapter_native_writes_total") - w0,
-		statusWrites: counter("smi_adapter_status_writes_total") - s0, recon: counter("smi_adapter_reconcile_total") - r0, peakRSSMB: peakRSS(), heapMB: heapInUse()}
+	root, _ := harness.RepoRoot()
+	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
+	if m := regexp.MustCompile(`name: GOMEMLIMIT, value: "?([^"}]+)"?}`).FindSubmatch(raw); m != nil {
+		return []string{"GOMEMLIMIT=" + strings.TrimSpace(string(m[1]))}
+	}
+	return nil
 }
 
 // analysisMarker starts the hand-written part of docs/performance.md, which
@@ -264,8 +231,8 @@ func writeReport(b *testing.B) {
 	var s strings.Builder
 	s.WriteString("# Performance\n\nWritten by `make bench` (integration/perf BenchmarkConvergence) on the machine it ran on: ")
 	fmt.Fprintf(&s, "%d cores, %s/%s, %s. Istio backend, real kube-apiserver %s + etcd %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), harness.KubeVersion, harness.EtcdVersion)
-	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets). *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly. *Convergence*: from the first SMI create (same 8 workers) until every TrafficSplit and TrafficTarget is Programmed. Peak RSS is the benchmark process's (controller, test client and their caches together): an upper bound of the controller's.\n\n")
-	s.WriteString("| N | floor | convergence | ratio | native writes | status writes | reconciles | live heap after convergence | peak RSS (process) |\n|---|---|---|---|---|---|---|---|---|\n")
+	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets). *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly. *Convergence*: from the first SMI create (same 8 workers) until every TrafficSplit and TrafficTarget is Programmed. The controller runs as its own process (`smi-adapter run`, with the Deployment's GOMEMLIMIT if it sets one); heap and peak RSS are that process's.\n\n")
+	s.WriteString("| N | floor | convergence | ratio | native writes | status writes | reconciles | controller heap in use at convergence | controller peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
 	var consulRows []result
 	for _, r := range results {
 		if r.mesh == "consul" {
