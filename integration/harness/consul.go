@@ -116,18 +116,10 @@ func (c *Consul) start() error {
 
 // Stop stops the agent (its state, in -dev mode, is in memory and gone).
 func (c *Consul) Stop() error {
-	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+	if c == nil {
 		return nil
 	}
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	StopProcess(c.cmd, 10*time.Second)
 	c.cmd = nil
 	return nil
 }
@@ -142,4 +134,21 @@ func (c *Consul) Restart() error {
 		return errors.New("not started")
 	}
 	return c.start()
+}
+
+// StopProcess stops a process started in its own process group: SIGTERM to
+// the group, SIGKILL after grace. A nil or unstarted command is a no-op.
+func StopProcess(cmd *exec.Cmd, grace time.Duration) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
 }

@@ -98,18 +98,10 @@ func (p *Prometheus) start(bin string) error {
 
 // Stop stops the server (the data stays for Start).
 func (p *Prometheus) Stop() error {
-	if p == nil || p.cmd == nil || p.cmd.Process == nil {
+	if p == nil {
 		return nil
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	StopProcess(p.cmd, 15*time.Second)
 	p.cmd = nil
 	return nil
 }

@@ -1,7 +1,6 @@
 package perf
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -11,14 +10,12 @@ import (
 
 	capi "github.com/hashicorp/consul/api"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
-	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
 	"github.com/smi-adapter/smi-adapter/core/model"
@@ -139,32 +136,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	start = time.Now()
 	parallel(b, c, smi)
 	want := namespaces * per * 2
-	notConverged := ""
-	for {
-		var tsl splitv1alpha4.TrafficSplitList
-		var ttl accessv1alpha3.TrafficTargetList
-		_ = c.List(context.Background(), &tsl)
-		_ = c.List(context.Background(), &ttl)
-		count := 0
-		for _, ts := range tsl.Items {
-			if c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
-				count++
-			}
-		}
-		for _, tt := range ttl.Items {
-			if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c != nil && c.Status == metav1.ConditionTrue {
-				count++
-			}
-		}
-		if count == want {
-			break
-		}
-		if time.Since(start) > 5*time.Minute {
-			notConverged = fmt.Sprintf("%d of %d Programmed after 5 min", count, want)
-			break
-		}
-		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
-	}
+	notConverged := waitProgrammed(c, start, want)
 	conv := time.Since(start)
 	rs, rc := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
 	b.Logf("reconciles: %.0f, mean %.1f ms", rc-rc0, 1000*(rs-rs0)/(rc-rc0))

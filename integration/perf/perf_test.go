@@ -163,9 +163,22 @@ func converge(b *testing.B, n int) result {
 	w0, s0, r0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"), ctrl.mustCounter(b, "smi_adapter_reconcile_total")
 	start = time.Now()
 	parallel(b, c, smi)
-	notConverged := ""
+	notConverged := waitProgrammed(c, start, len(splits)+len(targets))
+	conv := time.Since(start)
+	return result{n: n, floor: floor, converge: conv, notConverged: notConverged,
+		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0,
+		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
+		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
+		heapMB:       ctrl.mustCounter(b, "go_memstats_heap_inuse_bytes") / (1 << 20),
+		peakRSSMB:    ctrl.peakRSS()}
+}
+
+// waitProgrammed polls until want TrafficSplits and TrafficTargets are
+// Programmed, gently (every 0.5s early, then a tenth of the time spent:
+// listing every SMI object competes with the controller for the apiserver).
+// It gives up after 5 minutes and says how far it got.
+func waitProgrammed(c client.Client, start time.Time, want int) string {
 	for {
-		done := true
 		var tsl splitv1alpha4.TrafficSplitList
 		var ttl accessv1alpha3.TrafficTargetList
 		_ = c.List(context.Background(), &tsl)
@@ -181,25 +194,14 @@ func converge(b *testing.B, n int) result {
 				count++
 			}
 		}
-		done = count == len(splits)+len(targets)
-		if done {
-			break
+		if count == want {
+			return ""
 		}
 		if time.Since(start) > 5*time.Minute {
-			notConverged = fmt.Sprintf("%d of %d Programmed after 5 min", count, len(splits)+len(targets))
-			break
+			return fmt.Sprintf("%d of %d Programmed after 5 min", count, want)
 		}
-		// Poll gently: listing every SMI object competes with the controller
-		// for the apiserver (every 0.5s early, then a tenth of the time spent).
 		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
 	}
-	conv := time.Since(start)
-	return result{n: n, floor: floor, converge: conv, notConverged: notConverged,
-		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0,
-		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
-		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
-		heapMB:       ctrl.mustCounter(b, "go_memstats_heap_inuse_bytes") / (1 << 20),
-		peakRSSMB:    ctrl.peakRSS()}
 }
 
 // controllerEnv is the environment of the controller process: what the

@@ -123,17 +123,4 @@ func (p *controllerProcess) peakRSS() float64 {
 	return 0
 }
 
-func (p *controllerProcess) stop() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-}
+func (p *controllerProcess) stop() { harness.StopProcess(p.cmd, 15*time.Second) }
