@@ -87,6 +87,7 @@ type Env struct {
 	done      chan error
 	opts      Options
 	tmp       string
+	apiserver *exec.Cmd // kube-apiserver after RestartAPIServer
 }
 
 // Options of Start.
@@ -236,6 +237,7 @@ func (e *Env) Stop() error {
 	if err := e.StopManager(); err != nil {
 		errs = append(errs, err)
 	}
+	StopProcess(e.apiserver, 30*time.Second) // a restarted kube-apiserver is ours to stop
 	if e.Env != nil {
 		if err := e.Env.Stop(); err != nil {
 			errs = append(errs, err)
