@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,19 @@ spec:
   destination: {kind: ServiceAccount, name: api}
   rules: [{kind: Ingress, name: tcp}]
   sources: [{kind: ServiceAccount, name: web}]`, "spec.rules[0].kind"},
+		// Huge objects: bounded by the schema, refused whole, nothing else affected.
+		{"too-many-matches", hugeRouteGroup(257), "spec.matches"},
+		{"huge-path-regex", `
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: {name: huge-regex}
+spec: {matches: [{name: m, pathRegex: "/` + strings.Repeat("a", 1100) + `"}]}`, "spec.matches[0].pathRegex"},
+		{"too-many-backends", hugeSplit(65), "spec.backends"},
+		{"weight-overflow", `
+apiVersion: split.smi-spec.io/v1alpha4
+kind: TrafficSplit
+metadata: {name: overflow}
+spec: {service: web, backends: [{service: a, weight: 2147483648}]}`, "spec.backends[0].weight"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := env.Client.Create(context.Background(), fromYAML(t, ns, tc.doc))
@@ -101,6 +115,24 @@ spec:
 			}
 		})
 	}
+}
+
+func hugeRouteGroup(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: specs.smi-spec.io/v1alpha4\nkind: HTTPRouteGroup\nmetadata: {name: huge}\nspec:\n  matches:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: m%d, pathRegex: /p%d}\n", i, i)
+	}
+	return b.String()
+}
+
+func hugeSplit(n int) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: huge}\nspec:\n  service: web\n  backends:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {service: b%d, weight: 1}\n", i)
+	}
+	return b.String()
 }
 
 // TestCRDsDeclareWebhookConversion: what `kubectl apply -f crds/` installs
