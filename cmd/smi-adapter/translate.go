@@ -9,10 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +23,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
+	"github.com/smi-adapter/smi-adapter/core/parallel"
 )
 
 // errInvalid makes the exit code 1 after diagnostics were printed.
@@ -237,24 +236,7 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 
 // toYAML converts the items on every core, in order.
 func toYAML(items []rendered) ([][]byte, error) {
-	out := make([][]byte, len(items))
-	errs := make([]error, len(items))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range goruntime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = yaml.JSONToYAML(items[i].json)
-			}
-		}()
-	}
-	for i := range items {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yaml.JSONToYAML(it.json) })
 	return out, errors.Join(errs...)
 }
 

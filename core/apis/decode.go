@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	goruntime "runtime"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/smi-adapter/smi-adapter/core/parallel"
 )
 
 // Document is one decoded object of a YAML stream and where it came from.
@@ -43,24 +43,7 @@ func DecodeYAML(s *runtime.Scheme, r io.Reader) ([]Document, error) {
 		raws = append(raws, raw)
 	}
 	// Documents are independent: decode them on every core, keep their order.
-	docs := make([]*Document, len(raws))
-	errs := make([]error, len(raws))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range goruntime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				docs[i], errs[i] = decodeOne(s, raws[i], i)
-			}
-		}()
-	}
-	for i := range raws {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	docs, errs := parallel.Map(raws, func(i int, raw []byte) (*Document, error) { return decodeOne(s, raw, i) })
 	var out []Document
 	for i := range raws {
 		if errs[i] != nil {
