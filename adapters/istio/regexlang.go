@@ -21,6 +21,11 @@ const maxAlternatives = 64
 
 var errUnsupported = errors.New("not a finite set of exact or prefix strings")
 
+// ErrMatchesNothing: the regex matches no path or value at all (e.g. "a^b"):
+// the SMI match grants nothing, and neither may the Istio rule. An empty
+// Istio list would mean "any", so it is an error, never an empty result.
+var ErrMatchesNothing = errors.New("matches nothing")
+
 // alt is one alternative of a language under construction: the literal
 // string so far, then either nothing (closed), anything (open: s·Σ*) or the
 // end of input (ended).
@@ -257,7 +262,14 @@ func PathPatterns(anchored string) ([]string, error) {
 	if e.err != nil {
 		return nil, fmt.Errorf("%w: %v", errUnsupported, e.err)
 	}
-	return patterns(alts, true)
+	return nonEmpty(patterns(alts, true))
+}
+
+func nonEmpty(out []string, err error) ([]string, error) {
+	if err == nil && len(out) == 0 {
+		return nil, ErrMatchesNothing
+	}
+	return out, err
 }
 
 // ValuePatterns turns a header regex (matching the whole value) into Istio
@@ -298,14 +310,14 @@ func ValuePatterns(regex string) ([]string, error) {
 			}
 			out = append(out, "*"+a.s)
 		}
-		return dedupe(out), nil
+		return nonEmpty(dedupe(out), nil)
 	}
 	e := &expander{}
 	alts := e.seq([]alt{{}}, nodes)
 	if e.err != nil {
 		return nil, fmt.Errorf("%w: %v", errUnsupported, e.err)
 	}
-	return patterns(alts, false)
+	return nonEmpty(patterns(alts, false))
 }
 
 func endsWithEnd(nodes []*syntax.Regexp) bool {

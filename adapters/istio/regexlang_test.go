@@ -1,6 +1,7 @@
 package istio
 
 import (
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -111,6 +112,21 @@ func TestValuePatterns(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("%q: got %v (%v), want %v", tc.re, got, err, tc.want)
+		}
+	}
+}
+
+// TestMatchesNothing: a regex that matches no path or value is an error, never
+// an empty list (an empty Istio list means "any"; found by FuzzAccessNeverWider).
+func TestMatchesNothing(t *testing.T) {
+	for _, re := range []string{"0^\u07ba", "/a^b", "/x$y", "/a\\bb"} {
+		if got, err := PathPatterns(normalize.AnchorPath(re)); !errors.Is(err, ErrMatchesNothing) && !errors.Is(err, errUnsupported) {
+			t.Errorf("path %q: %v, %v; want no pattern", re, got, err)
+		}
+	}
+	for _, re := range []string{"a^b", "x$y"} {
+		if got, err := ValuePatterns(re); !errors.Is(err, ErrMatchesNothing) && !errors.Is(err, errUnsupported) {
+			t.Errorf("value %q: %v, %v; want no pattern", re, got, err)
 		}
 	}
 }

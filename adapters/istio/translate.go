@@ -6,6 +6,7 @@ package istio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -495,6 +496,9 @@ func ruleTarget(r model.Rule, from []model.ObjectRef, p model.Problems) (*securi
 		m := r.HTTP
 		if m.PathRegex != "" {
 			paths, err := PathPatterns(m.PathRegex)
+			if errors.Is(err, ErrMatchesNothing) {
+				return nil, nil, false // matches no request: grants nothing, exactly as SMI
+			}
 			if err != nil {
 				return unsupported(fmt.Sprintf("%s match %q: Istio authorization has no regex paths and %s cannot be written as exact or prefix paths (%v); this match grants nothing", r.Route, r.Match, m.PathRegex, err))
 			}
@@ -503,6 +507,9 @@ func ruleTarget(r model.Rule, from []model.ObjectRef, p model.Problems) (*securi
 		op.Methods = append(op.Methods, m.Methods...)
 		for _, h := range m.Headers {
 			vals, err := ValuePatterns(h.Regex)
+			if errors.Is(err, ErrMatchesNothing) {
+				return nil, nil, false // no header value matches: grants nothing, exactly as SMI
+			}
 			if err != nil {
 				return unsupported(fmt.Sprintf("%s match %q: header %s regex %q cannot be written as Istio exact/prefix/suffix values (%v); this match grants nothing", r.Route, r.Match, h.Name, h.Regex, err))
 			}
