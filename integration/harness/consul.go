@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -97,18 +98,15 @@ func StartConsulWith(hcl, token string) (*Consul, error) {
 
 func (c *Consul) start() error {
 	c.log = &bytes.Buffer{}
-	c.cmd = exec.Command(c.bin, c.args...)
-	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // gone with a crashed test
-	if err := c.cmd.Start(); err != nil {
-		return fmt.Errorf("start consul: %w", err)
+	var err error
+	if c.cmd, err = StartProcess(c.bin, c.args, nil, c.log); err != nil {
+		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if leader, err := c.Client.Status().Leader(); err == nil && leader != "" {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	if waitFor(30*time.Second, func() bool {
+		leader, err := c.Client.Status().Leader()
+		return err == nil && leader != ""
+	}) {
+		return nil
 	}
 	_ = c.Stop()
 	return fmt.Errorf("consul did not elect a leader within 30s:\n%s", c.log.String())
@@ -134,6 +132,32 @@ func (c *Consul) Restart() error {
 		return errors.New("not started")
 	}
 	return c.start()
+}
+
+// StartProcess starts bin in its own process group (so StopProcess reaches
+// its children) that dies with the test process, output to out; env nil
+// inherits the test's environment.
+func StartProcess(bin string, args, env []string, out io.Writer) (*exec.Cmd, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // gone with a crashed test
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
+	}
+	return cmd, nil
+}
+
+// waitFor polls ready every 100ms until it is true or timeout passes.
+func waitFor(timeout time.Duration, ready func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ready() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 // StopProcess stops a process started in its own process group: SIGTERM to

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -75,22 +74,19 @@ func (p *Prometheus) start(bin string) error {
 		}
 	}
 	p.log.Reset()
-	p.cmd = exec.Command(bin, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL} // gone with a crashed test
-	if err := p.cmd.Start(); err != nil {
-		return fmt.Errorf("start prometheus: %w", err)
+	var err error
+	if p.cmd, err = StartProcess(bin, p.args, nil, p.log); err != nil {
+		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	if waitFor(30*time.Second, func() bool {
 		resp, err := http.Get(p.URL + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		return nil
 	}
 	_ = p.Stop()
 	return fmt.Errorf("prometheus not ready within 30s:\n%s", p.log.String())

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -36,23 +35,18 @@ func (e *Env) RestartAPIServer(ctx context.Context, down time.Duration) error {
 		_ = e.apiserver.Wait()
 	}
 	time.Sleep(down)
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &bytes.Buffer{}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start kube-apiserver: %w", err)
+	if e.apiserver, err = StartProcess(args[0], args[1:], nil, &bytes.Buffer{}); err != nil {
+		return err
 	}
-	e.apiserver = cmd
 	cs, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	if waitFor(60*time.Second, func() bool {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil
+	}) {
+		return nil
 	}
 	return errors.New("kube-apiserver not ready within 60s after the restart")
 }

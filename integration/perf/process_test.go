@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,11 +57,8 @@ func startController(b *testing.B, env *harness.Env, backend string, extraArgs [
 		"--webhook-port=" + strconv.Itoa(freePort(b)), "--webhook-cert-dir=" + env.Env.WebhookInstallOptions.LocalServingCertDir,
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--health-probe-bind-address=0", "--metrics-api-port=0"}, extraArgs...)
 	p := &controllerProcess{metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), log: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), extraEnv...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	procEnv := append(append(os.Environ(), "KUBECONFIG="+kubeconfig), extraEnv...)
+	if p.cmd, err = harness.StartProcess(bin, args, procEnv, p.log); err != nil {
 		b.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
