@@ -16,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/apis"
@@ -24,6 +23,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/core/parallel"
+	"github.com/smi-adapter/smi-adapter/core/yamlprint"
 )
 
 // errInvalid makes the exit code 1 after diagnostics were printed.
@@ -84,17 +84,26 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	invalid, failedClosed := false, false
-	var out []runtime.Object
-	for _, k := range append(mem.Keys(), model.MeshKey) {
+	// Keys are independent (normalize and translation are pure): on every
+	// core, reported in key order.
+	type keyOut struct {
+		problems, more model.Problems
+		objects        []runtime.Object
+	}
+	outs, _ := parallel.Map(append(mem.Keys(), model.MeshKey), func(_ int, k model.Key) (keyOut, error) {
 		slice, problems := normalize.Build(k, mem)
-		invalid = report(stderr, problems, "") || invalid
 		if k.Kind == model.KeyRoute {
-			continue
+			return keyOut{problems: problems}, nil
 		}
 		objects, more := tr.Translate(slice)
-		failedClosed = report(stderr, more, backendName+": ") || failedClosed
-		out = append(out, objects...)
+		return keyOut{problems, more, objects}, nil
+	})
+	invalid, failedClosed := false, false
+	var out []runtime.Object
+	for _, o := range outs {
+		invalid = report(stderr, o.problems, "") || invalid
+		failedClosed = report(stderr, o.more, backendName+": ") || failedClosed
+		out = append(out, o.objects...)
 	}
 	if outDir != "" {
 		err = writeDir(outDir, out, output)
@@ -236,7 +245,7 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 
 // toYAML converts the items on every core, in order.
 func toYAML(items []rendered) ([][]byte, error) {
-	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yaml.JSONToYAML(it.json) })
+	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yamlprint.Print(it.value) })
 	return out, errors.Join(errs...)
 }
 
@@ -258,7 +267,7 @@ func writeDir(dir string, objs []runtime.Object, format string) error {
 				return err
 			}
 			b = append(buf.Bytes(), '\n')
-		} else if b, err = yaml.JSONToYAML(it.json); err != nil {
+		} else if b, err = yamlprint.Print(it.value); err != nil {
 			return err
 		}
 		name := fmt.Sprintf("%02d-%s.%s", i+1, it.name, format)
@@ -270,8 +279,9 @@ func writeDir(dir string, objs []runtime.Object, format string) error {
 }
 
 type rendered struct {
-	name string // kind-namespace-name, lower case
-	json []byte
+	name  string // kind-namespace-name, lower case
+	json  []byte
+	value map[string]any // the same, decoded (numbers as json.Number)
 }
 
 // render sorts and de-duplicates the objects and drops what only a cluster
@@ -297,15 +307,16 @@ func render(objs []runtime.Object) ([]rendered, error) {
 		list = append(list, keyed{key, o})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
-	var items []rendered
-	for _, k := range list {
+	items, errs := parallel.Map(list, func(_ int, k keyed) (rendered, error) {
 		b, err := json.Marshal(k.obj)
 		if err != nil {
-			return nil, err
+			return rendered{}, err
 		}
 		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, err
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			return rendered{}, err
 		}
 		delete(m, "status")
 		delete(m, "CreateIndex")
@@ -313,8 +324,8 @@ func render(objs []runtime.Object) ([]rendered, error) {
 		if md, ok := m["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
-		b, _ = json.Marshal(m)
-		items = append(items, rendered{name: names[k.key], json: b})
-	}
-	return items, nil
+		b, err = json.Marshal(m)
+		return rendered{name: names[k.key], json: b, value: m}, err
+	})
+	return items, errors.Join(errs...)
 }
