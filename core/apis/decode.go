@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/core/parallel"
+	"github.com/smi-adapter/smi-adapter/core/yamlread"
 )
 
 // Document is one decoded object of a YAML stream and where it came from.
@@ -61,12 +62,17 @@ func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
 	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
 		return nil, nil
 	}
-	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused.
+	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused;
+	// block-style manifests without a general YAML parser (yamlread reads
+	// them exactly as YAMLToJSONStrict does, or declines).
 	j := bytes.TrimSpace(raw)
 	if len(j) == 0 || j[0] != '{' {
-		var err error
-		if j, err = yaml.YAMLToJSONStrict(raw); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
+		var ok bool
+		if j, ok = yamlread.ToJSON(raw); !ok {
+			var err error
+			if j, err = yaml.YAMLToJSONStrict(raw); err != nil {
+				return nil, fmt.Errorf("document %d: %w", i, err)
+			}
 		}
 	}
 	var tm struct {
