@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-multierror"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -252,21 +251,13 @@ func mark(u *unstructured.Unstructured, key model.Key, hash string, sources []mo
 	u.SetAnnotations(annotations)
 }
 
-// upToDate: every top-level field we set equals the existing one, and our
-// labels and annotations are present with our values. Fields others add are ignored.
+// upToDate: the body (every top-level field but metadata and status) is the
+// one we want (compared by digest: the cache keeps only that of our objects),
+// and our labels and annotations are present with our values. Labels and
+// annotations others add are ignored.
 func upToDate(existing, desired *unstructured.Unstructured) bool {
-	for k, v := range desired.Object {
-		if k == "metadata" || k == "apiVersion" || k == "kind" {
-			continue
-		}
-		if !equality.Semantic.DeepEqual(existing.Object[k], v) {
-			return false
-		}
-	}
-	for k := range existing.Object {
-		if _, ok := desired.Object[k]; !ok && k != "metadata" && k != "status" && k != "apiVersion" && k != "kind" {
-			return false
-		}
+	if controller.BodyDigest(existing.Object) != controller.BodyDigest(desired.Object) {
+		return false
 	}
 	el, ea := existing.GetLabels(), existing.GetAnnotations()
 	for k, v := range desired.GetLabels() {

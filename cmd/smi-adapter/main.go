@@ -146,6 +146,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(settings, "backend-opt", "backend setting key=value (repeatable)")
 	fs.StringVar(&mo.MetricsBindAddress, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 	fs.StringVar(&mo.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "/healthz and /readyz address (0 disables)")
+	fs.StringVar(&mo.PprofBindAddress, "pprof-bind-address", "0", "Go profiling (/debug/pprof) address, e.g. 127.0.0.1:6060 (0 disables)")
 	fs.BoolVar(&mo.LeaderElection, "leader-elect", true, "elect a leader so that only one replica writes")
 	fs.StringVar(&mo.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: in-cluster namespace)")
 	fs.IntVar(&mo.WebhookPort, "webhook-port", 9443, "conversion webhook port")

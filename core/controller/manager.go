@@ -29,6 +29,7 @@ import (
 type ManagerOptions struct {
 	MetricsBindAddress      string // "0" disables
 	HealthProbeBindAddress  string // "0" disables
+	PprofBindAddress        string // Go's /debug/pprof; "" or "0" disables
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	WebhookHost             string
@@ -77,6 +78,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		PprofBindAddress:        o.PprofBindAddress,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "smi-adapter.smi-spec.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
@@ -98,7 +100,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 				if err != nil {
 					return obj, err
 				}
-				return foreignSkeleton(obj), nil
+				return cachedForm(obj), nil
 			},
 			ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
 		},
@@ -127,15 +129,25 @@ const (
 	ManagedBy      = "smi-adapter"
 )
 
+// cachedForm is what the cache keeps of a mesh object (unstructured): its
+// metadata and body digest when smi-adapter owns it, a skeleton otherwise.
+// Typed objects (SMI, Services, Pods) are kept as they are.
+func cachedForm(obj any) any {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj
+	}
+	if u.GetLabels()[LabelManagedBy] == ManagedBy {
+		return ownedDigest(u)
+	}
+	return foreignSkeleton(u)
+}
+
 // foreignSkeleton caches a mesh object smi-adapter does not own (watched
 // through unstructured) as a skeleton: its metadata and spec.hosts are all
 // that conflict detection reads. A cluster's own VirtualServices, Servers,
 // … then cost little memory however many there are.
-func foreignSkeleton(obj any) any {
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok || u.GetLabels()[LabelManagedBy] == ManagedBy {
-		return obj
-	}
+func foreignSkeleton(u *unstructured.Unstructured) *unstructured.Unstructured {
 	out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind()}}
 	md := metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), UID: u.GetUID(), ResourceVersion: u.GetResourceVersion(),
 		Labels: u.GetLabels(), Annotations: u.GetAnnotations(), DeletionTimestamp: u.GetDeletionTimestamp(), Generation: u.GetGeneration()}

@@ -165,12 +165,14 @@ func converge(b *testing.B, n int) result {
 	parallel(b, c, smi)
 	notConverged := waitProgrammed(c, start, len(splits)+len(targets))
 	conv := time.Since(start)
-	return result{n: n, floor: floor, converge: conv, notConverged: notConverged,
+	r := result{n: n, floor: floor, converge: conv, notConverged: notConverged,
 		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0,
 		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
 		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
 		heapMB:       ctrl.mustCounter(b, "go_memstats_heap_inuse_bytes") / (1 << 20),
 		peakRSSMB:    ctrl.peakRSS()}
+	ctrl.saveProfiles(b, fmt.Sprintf("istio-%d", n))
+	return r
 }
 
 // waitProgrammed polls until want TrafficSplits and TrafficTargets are

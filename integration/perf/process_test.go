@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 type controllerProcess struct {
 	cmd     *exec.Cmd
 	metrics string // http://127.0.0.1:port/metrics
+	pprof   string // http://127.0.0.1:port/debug/pprof
 	log     *bytes.Buffer
 }
 
@@ -52,11 +54,12 @@ func startController(b *testing.B, env *harness.Env, backend string, extraArgs [
 	if err := harness.WriteKubeconfig(env.Config, kubeconfig); err != nil {
 		b.Fatal(err)
 	}
-	mport := freePort(b)
+	mport, pport := freePort(b), freePort(b)
 	args := append([]string{"run", "--backend=" + backend, "--leader-elect=false", "--cert-mode=external",
 		"--webhook-port=" + strconv.Itoa(freePort(b)), "--webhook-cert-dir=" + env.Env.WebhookInstallOptions.LocalServingCertDir,
-		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--health-probe-bind-address=0", "--metrics-api-port=0"}, extraArgs...)
-	p := &controllerProcess{metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), log: &bytes.Buffer{}}
+		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--health-probe-bind-address=0", "--metrics-api-port=0",
+		"--pprof-bind-address=127.0.0.1:" + strconv.Itoa(pport)}, extraArgs...)
+	p := &controllerProcess{metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), pprof: fmt.Sprintf("http://127.0.0.1:%d/debug/pprof", pport), log: &bytes.Buffer{}}
 	procEnv := append(append(os.Environ(), "KUBECONFIG="+kubeconfig), extraEnv...)
 	if p.cmd, err = harness.StartProcess(bin, args, procEnv, p.log); err != nil {
 		b.Fatal(err)
@@ -120,3 +123,25 @@ func (p *controllerProcess) peakRSS() float64 {
 }
 
 func (p *controllerProcess) stop() { harness.StopProcess(p.cmd, 15*time.Second) }
+
+// saveProfiles writes the process's heap (and allocation) profile into
+// $SMI_PERF_PROFILES, when set, named after the run: for `go tool pprof`.
+func (p *controllerProcess) saveProfiles(b *testing.B, name string) {
+	dir := os.Getenv("SMI_PERF_PROFILES")
+	if dir == "" {
+		return
+	}
+	resp, err := http.Get(p.pprof + "/heap?gc=1")
+	if err != nil {
+		b.Logf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".heap.pb.gz"), raw, 0o644)
+	}
+	if err != nil {
+		b.Logf("heap profile: %v", err)
+	}
+}
