@@ -197,7 +197,12 @@ func keyEnd(t []byte) int {
 }
 
 // keyString is the string a key means, when it surely means a string.
+// YAML allows implicit keys of up to 1024 characters: longer ones are
+// declined.
 func keyString(k []byte) ([]byte, bool) {
+	if len(k) > 1000 {
+		return nil, false
+	}
 	if k[0] == '"' || k[0] == '\'' {
 		return quoted(k)
 	}
@@ -503,12 +508,15 @@ func appendString(out, s []byte) []byte {
 }
 
 // printable: valid UTF-8 of YAML's printable characters, without tabs
-// (whose meaning depends on where they are). YAML refuses the others even in
-// comments.
+// (whose meaning depends on where they are) and with '\r' only before '\n'.
+// YAML refuses the others even in comments.
 func printable(doc []byte) bool {
-	for _, c := range doc {
+	for i, c := range doc {
 		if c < ' ' && c != '\n' && c != '\r' || c == 0x7f {
 			return false
+		}
+		if c == '\r' && (i+1 == len(doc) || doc[i+1] != '\n') {
+			return false // a line break of its own
 		}
 	}
 	if !utf8.Valid(doc) {
