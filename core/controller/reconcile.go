@@ -115,17 +115,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	return res, errs.ErrorOrNil()
 }
 
-// origins lists the SMI objects whose status this key owns.
+// origins lists the SMI objects whose status this key owns, as copies.
 func (r *Reconciler) origins(ctx context.Context, key model.Key, src *cacheSource) []client.Object {
 	var out []client.Object
 	switch key.Kind {
 	case model.KeyAccess:
 		for _, tt := range src.TrafficTargets(key) {
-			out = append(out, tt)
+			out = append(out, tt.DeepCopy()) // the cache's own object: the status write changes it
 		}
 	case model.KeySplit:
 		for _, ts := range src.TrafficSplits(key) {
-			out = append(out, ts)
+			out = append(out, ts.DeepCopy())
 		}
 	case model.KeyRoute:
 		var obj client.Object

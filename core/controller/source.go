@@ -16,7 +16,10 @@ import (
 
 // cacheSource answers normalize.Source from the informer cache for one
 // reconcile. A read error other than NotFound is kept in err: the reconcile
-// then writes nothing and retries, rather than acting on a partial view.
+// then writes nothing and retries, rather than acting on a partial view. Its
+// lists hand out the cache's own objects, not copies (normalize only reads
+// them: core/normalize TestBuildChangesNoInput); a caller that changes one
+// must copy it first.
 type cacheSource struct {
 	ctx context.Context
 	r   client.Reader
@@ -76,7 +79,7 @@ func (s *cacheSource) Service(ns, name string) *corev1.Service {
 
 func (s *cacheSource) Services(ns string) []*corev1.Service {
 	var l corev1.ServiceList
-	s.list(&l, client.InNamespace(ns))
+	s.list(&l, client.InNamespace(ns), client.UnsafeDisableDeepCopy)
 	out := make([]*corev1.Service, len(l.Items))
 	for i := range l.Items {
 		out[i] = &l.Items[i]
@@ -86,7 +89,7 @@ func (s *cacheSource) Services(ns string) []*corev1.Service {
 
 func (s *cacheSource) Pods(ns string) []*corev1.Pod {
 	var l corev1.PodList
-	s.list(&l, client.InNamespace(ns))
+	s.list(&l, client.InNamespace(ns), client.UnsafeDisableDeepCopy)
 	out := make([]*corev1.Pod, len(l.Items))
 	for i := range l.Items {
 		out[i] = &l.Items[i]
@@ -96,7 +99,7 @@ func (s *cacheSource) Pods(ns string) []*corev1.Pod {
 
 func (s *cacheSource) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTarget {
 	var l accessv1alpha3.TrafficTargetList
-	s.list(&l, client.InNamespace(key.Namespace), client.MatchingFields{indexKey: key.String()})
+	s.list(&l, client.InNamespace(key.Namespace), client.MatchingFields{indexKey: key.String()}, client.UnsafeDisableDeepCopy)
 	out := make([]*accessv1alpha3.TrafficTarget, len(l.Items))
 	for i := range l.Items {
 		out[i] = &l.Items[i]
@@ -106,7 +109,7 @@ func (s *cacheSource) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTar
 
 func (s *cacheSource) TrafficSplits(key model.Key) []*splitv1alpha4.TrafficSplit {
 	var l splitv1alpha4.TrafficSplitList
-	s.list(&l, client.InNamespace(key.Namespace), client.MatchingFields{indexKey: key.String()})
+	s.list(&l, client.InNamespace(key.Namespace), client.MatchingFields{indexKey: key.String()}, client.UnsafeDisableDeepCopy)
 	out := make([]*splitv1alpha4.TrafficSplit, len(l.Items))
 	for i := range l.Items {
 		out[i] = &l.Items[i]

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/smi-adapter/smi-adapter/core/testutil/randomjson"
 )
 
 // same fails unless FromJSON prints what sigs.k8s.io/yaml.JSONToYAML prints.
@@ -73,51 +75,12 @@ func TestGoldens(t *testing.T) {
 func TestRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
-		j, _ := json.Marshal(randomValue(r, 0))
+		j, _ := json.Marshal(randomjson.Value(r, atoms))
 		same(t, j)
 	}
 }
 
 var atoms = []string{"a", "b", "A", "z9", "09", "9", "10", "x-y", "x.y", "/p", "é", "yes", "on", "", " ", "a b", "*", ":", "a:b", "1.5", "-", "_", "true", "~", "\n", "[", "]", "{", "}", ",", "?", "*", "&", "!", "|", ">", "%", "@", "`", "#", "'", "\"", "\\", "+", "(", ")", "^", "$", "=", "<<", "\t", "0x", "e3", ":80"}
-
-func randomString(r *rand.Rand) string {
-	var s strings.Builder
-	for range r.IntN(4) {
-		s.WriteString(atoms[r.IntN(len(atoms))])
-	}
-	return s.String()
-}
-
-func randomValue(r *rand.Rand, depth int) any {
-	k := r.IntN(9)
-	if depth > 4 {
-		k = r.IntN(5)
-	}
-	switch k {
-	case 0:
-		return nil
-	case 1:
-		return r.IntN(2) == 0
-	case 2:
-		return randomString(r)
-	case 3:
-		return r.Int64N(1<<40) - 1<<39
-	case 4:
-		return r.Float64() * 1000
-	case 5, 6:
-		m := map[string]any{}
-		for range r.IntN(5) {
-			m[randomString(r)] = randomValue(r, depth+1)
-		}
-		return m
-	default:
-		s := []any{}
-		for range r.IntN(4) {
-			s = append(s, randomValue(r, depth+1))
-		}
-		return s
-	}
-}
 
 func FuzzSameAsJSONToYAML(f *testing.F) {
 	f.Add([]byte(`{"a":[{"b":"c","d":[1,2]}],"e":{}}`))

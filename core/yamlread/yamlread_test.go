@@ -11,6 +11,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/smi-adapter/smi-adapter/core/testutil/randomjson"
+
 	"github.com/smi-adapter/smi-adapter/core/yamlprint"
 )
 
@@ -118,7 +120,7 @@ func TestPrinted(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	read := 0
 	for range 20000 {
-		v := randomValue(r, 0)
+		v := randomjson.Value(r, atoms)
 		y, err := yamlprint.Print(v)
 		if err != nil {
 			t.Fatal(err)
@@ -131,50 +133,6 @@ func TestPrinted(t *testing.T) {
 }
 
 var atoms = []string{"a", "b", "A", "z9", "09", "9", "-9", "10", "x-y", "x.y", "/p", "é", "yes", "on", "", " ", "a b", "*", ":", "a:b", "1.5", "-", "- ", "_", "true", "~", "\n", "[", "]", "{", "}", ",", "?", "&", "!", "|", ">", "%", "@", "`", "#", " #", "'", "\"", "\\", "+", "<<", "\t", "e3", ": ", ".", ".5", "^", "(", ")", "$", "=", ";", "x"}
-
-func randomString(r *rand.Rand) string {
-	var s strings.Builder
-	for range r.IntN(4) {
-		s.WriteString(atoms[r.IntN(len(atoms))])
-	}
-	return s.String()
-}
-
-func randomValue(r *rand.Rand, depth int) any {
-	k := r.IntN(9)
-	if depth > 4 {
-		k = r.IntN(5)
-	}
-	switch k {
-	case 0:
-		return nil
-	case 1:
-		return r.IntN(2) == 0
-	case 2:
-		return randomString(r)
-	case 3:
-		return json.Number(randomInt(r))
-	case 4:
-		return r.Float64() * 1000
-	case 5, 6:
-		m := map[string]any{}
-		for range r.IntN(5) {
-			m[randomString(r)] = randomValue(r, depth+1)
-		}
-		return m
-	default:
-		s := []any{}
-		for range r.IntN(4) {
-			s = append(s, randomValue(r, depth+1))
-		}
-		return s
-	}
-}
-
-func randomInt(r *rand.Rand) string {
-	b, _ := json.Marshal(r.Int64N(1<<40) - 1<<39)
-	return string(b)
-}
 
 // FuzzAgreesWithYAMLToJSONStrict: for any input, what ToJSON reads is what
 // YAMLToJSONStrict reads.

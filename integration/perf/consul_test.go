@@ -124,7 +124,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	if w := os.Getenv("SMI_PERF_WORKERS"); w != "" {
 		args = append(args, "--max-concurrent-reconciles="+w)
 	}
-	ctrl := startController(b, env, "consul", args, controllerEnv())
+	ctrl := startController(b, buildController(b), env, "consul", args, controllerEnv())
 	defer ctrl.stop()
 	c := env.Client
 	b.StopTimer()

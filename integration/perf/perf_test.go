@@ -36,6 +36,9 @@ const perNS = 100 // per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 Traff
 
 type result struct {
 	mesh                              string // "" = istio
+	cold                              bool   // the controller started after the SMI objects existed
+	floorCPU, cpu                     cpuUse // CPU seconds by process during the floor and the convergence
+	meshConverged                     time.Duration
 	floorWrites                       int    // the floor's writes (0: as many as the mesh writes)
 	n                                 int
 	floor, converge                   time.Duration
@@ -78,16 +81,25 @@ func BenchmarkConvergence(b *testing.B) {
 		}
 	}
 	for _, n := range sizes {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			for b.Loop() {
-				results = append(results, converge(b, n))
+		for _, cold := range []bool{false, true} {
+			name := strconv.Itoa(n)
+			if cold {
+				name += "/cold-start"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					results = append(results, converge(b, n, cold))
+				}
+			})
+		}
 	}
 	writeReport(b)
 }
 
-func converge(b *testing.B, n int) result {
+// converge measures the floor and then smi-adapter on n SMI objects: live
+// (the controller running while they are created; timed from the first
+// create) or cold (created first; timed from the controller's start).
+func converge(b *testing.B, n int, cold bool) result {
 	crds, err := harness.IstioCRDs()
 	if err != nil {
 		b.Fatal(err)
@@ -99,8 +111,6 @@ func converge(b *testing.B, n int) result {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctrl := startController(b, env, "istio", nil, controllerEnv())
-	defer ctrl.stop()
 	c := env.Client
 	namespaces := n / perNS
 	// Prerequisites (not timed): namespaces, Services, pods.
@@ -156,23 +166,90 @@ func converge(b *testing.B, n int) result {
 	parallel(b, c, pre)
 	b.StartTimer()
 
+	// Warm-up: the apiserver's first writes of a kind cost more (its
+	// storage and watch cache start); not timed.
+	var warm []client.Object
+	for i, o := range native[:min(len(native), 100)] {
+		w := o.(*unstructured.Unstructured).DeepCopy()
+		w.SetNamespace(nss[1].GetName()) // a floor namespace
+		w.SetName(fmt.Sprintf("warm-up-%d", i))
+		warm = append(warm, w)
+	}
+	b.StopTimer()
+	parallel(b, c, warm)
+	for _, w := range warm {
+		_ = c.Delete(context.Background(), w)
+	}
+	b.StartTimer()
+	// The floor, with nothing else running.
+	cp := newCPUMeter(nil)
+	cpu0 := cp.read()
 	start := time.Now()
 	parallel(b, c, native)
 	floor := time.Since(start)
+	floorCPU := cp.read().minus(cpu0)
 
-	w0, s0, r0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"), ctrl.mustCounter(b, "smi_adapter_reconcile_total")
-	start = time.Now()
-	parallel(b, c, smi)
-	notConverged := waitProgrammed(c, start, len(splits)+len(targets))
+	bin := buildController(b)
+	var ctrl *controllerProcess
+	if cold {
+		b.StopTimer()
+		parallel(b, c, smi)
+		b.StartTimer()
+		cpu0 = cp.read()
+		start = time.Now()
+		ctrl = startController(b, bin, env, "istio", nil, controllerEnv())
+	}
+	var r0 float64 // live: the reconciles before the first SMI create (of keys the floor's objects name)
+	if !cold {
+		ctrl = startController(b, bin, env, "istio", nil, controllerEnv())
+		r0 = ctrl.mustCounter(b, "smi_adapter_reconcile_total")
+		cpu0 = cp.read()
+		start = time.Now()
+		parallel(b, c, smi)
+	}
+	defer ctrl.stop()
+	cp.controller = ctrl.cmd.Process.Pid
+	name := fmt.Sprintf("istio-%d", n)
+	if cold {
+		name += "-cold"
+	}
+	ctrl.profileCPU(b, name, 5*time.Second)
+	mesh, notConverged := waitConverged(ctrl, c, start, len(native), len(splits)+len(targets))
 	conv := time.Since(start)
-	r := result{n: n, floor: floor, converge: conv, notConverged: notConverged,
-		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0,
-		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
+	used := cp.read().minus(cpu0)
+	used.controller = cpuSeconds(cp.controller) // it started in the window or just before it
+	r := result{n: n, cold: cold, floor: floor, meshConverged: mesh, converge: conv, notConverged: notConverged, floorCPU: floorCPU, cpu: used,
+		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total"),
+		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
 		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
 		heapMB:       ctrl.mustCounter(b, "go_memstats_heap_inuse_bytes") / (1 << 20),
 		peakRSSMB:    ctrl.peakRSS()}
-	ctrl.saveProfiles(b, fmt.Sprintf("istio-%d", n))
+	ctrl.saveProfiles(b, name)
 	return r
+}
+
+// waitConverged waits until the controller has created every mesh object
+// (wantNative creates: the mesh is programmed) and then until every one of
+// wantProgrammed SMI objects is Programmed. It watches the controller's own
+// counters (no load on the apiserver) and lists the SMI objects only once
+// their status writes could all be done.
+func waitConverged(ctrl *controllerProcess, c client.Client, start time.Time, wantNative, wantProgrammed int) (time.Duration, string) {
+	var mesh time.Duration
+	for {
+		creates, err := ctrl.counterWhere("smi_adapter_native_writes_total", `op="create"`)
+		if err == nil && mesh == 0 && int(creates) >= wantNative {
+			mesh = time.Since(start)
+		}
+		statuses, err := ctrl.counter("smi_adapter_status_writes_total")
+		if err == nil && mesh > 0 && int(statuses) >= wantProgrammed {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			return mesh, fmt.Sprintf("%.0f of %d mesh objects created, %.0f status writes after 5 min", creates, wantNative, statuses)
+		}
+		time.Sleep(250 * time.Millisecond) // a scrape costs the controller a few ms
+	}
+	return mesh, waitProgrammed(c, start, wantProgrammed)
 }
 
 // waitProgrammed polls until want TrafficSplits and TrafficTargets are
@@ -235,21 +312,43 @@ func writeReport(b *testing.B) {
 	var s strings.Builder
 	s.WriteString("# Performance\n\nWritten by `make bench` (integration/perf BenchmarkConvergence) on the machine it ran on: ")
 	fmt.Fprintf(&s, "%d cores, %s/%s, %s. Istio backend, real kube-apiserver %s + etcd %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), harness.KubeVersion, harness.EtcdVersion)
-	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets). *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly. *Convergence*: from the first SMI create (same 8 workers) until every TrafficSplit and TrafficTarget is Programmed. The controller runs as its own process (`smi-adapter run`, with the Deployment's GOMEMLIMIT if it sets one); heap and peak RSS are that process's.\n\n")
-	s.WriteString("| N | floor | convergence | ratio | native writes | status writes | reconciles | controller heap in use at convergence | controller peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets), each size in a fresh control plane. *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly, with nothing else running. *Live*: the controller runs while the SMI objects are created (same 8 workers); timed from the first create. *Cold start*: the SMI objects exist, then the controller starts; timed from its start (informers listing everything included). *Mesh programmed*: every mesh object created (the controller's create counter); *all Programmed*: every TrafficSplit and TrafficTarget has `Programmed=True`. The controller runs as its own process (`smi-adapter run`, with the Deployment's GOMEMLIMIT); heap and peak RSS are that process's.\n\n")
+	s.WriteString("| N | run | floor | mesh programmed | ratio | all Programmed | ratio | native writes | status writes | reconciles | controller heap in use at convergence | controller peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var consulRows []result
 	for _, r := range results {
 		if r.mesh == "consul" {
 			consulRows = append(consulRows, r)
 			continue
 		}
+		run := "live"
+		if r.cold {
+			run = "cold start"
+		}
 		if r.notConverged != "" {
-			fmt.Fprintf(&s, "| %d | %s | not converged: %s | — | %.0f | %.0f | %.0f | %.0f MB | %.0f MB |\n", r.n, r.floor.Round(time.Millisecond), r.notConverged,
+			fmt.Fprintf(&s, "| %d | %s | %s | not converged: %s | — | — | — | %.0f | %.0f | %.0f | %.0f MB | %.0f MB |\n", r.n, run, r.floor.Round(time.Millisecond), r.notConverged,
 				r.nativeWrites, r.statusWrites, r.recon, r.heapMB, r.peakRSSMB)
 			continue
 		}
-		fmt.Fprintf(&s, "| %d | %s | %s | %.2f× | %.0f | %.0f | %.0f | %.0f MB | %.0f MB |\n", r.n, r.floor.Round(time.Millisecond), r.converge.Round(time.Millisecond),
+		fmt.Fprintf(&s, "| %d | %s | %s | %s | %.2f× | %s | %.2f× | %.0f | %.0f | %.0f | %.0f MB | %.0f MB |\n", r.n, run, r.floor.Round(time.Millisecond),
+			r.meshConverged.Round(time.Millisecond), float64(r.meshConverged)/float64(r.floor), r.converge.Round(time.Millisecond),
 			float64(r.converge)/float64(r.floor), r.nativeWrites, r.statusWrites, r.recon, r.heapMB, r.peakRSSMB)
+	}
+	s.WriteString("\nCPU seconds used during each window, by process (2 cores: the window's length × 2 is all there is). The conversion webhook runs in the benchmark's process, with the client creating the objects.\n\n")
+	s.WriteString("| N | window | length | kube-apiserver | etcd | smi-adapter | webhook + client | total |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		if r.mesh == "consul" {
+			continue
+		}
+		run := "live"
+		if r.cold {
+			run = "cold start"
+		}
+		row := func(window string, d time.Duration, u cpuUse) {
+			fmt.Fprintf(&s, "| %d | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.n, window, d.Round(100*time.Millisecond), u.apiserver, u.etcd, u.controller, u.bench,
+				u.apiserver+u.etcd+u.controller+u.bench)
+		}
+		row("floor (before "+run+")", r.floor, r.floorCPU)
+		row(run, r.converge, r.cpu)
 	}
 	if len(consulRows) > 0 {
 		s.WriteString("\n## Consul\n\nBenchmarkConsulConvergence: N SMI objects (10 namespaces × 50 TrafficSplits and 50 TrafficTargets, one HTTPRouteGroup each) against a real Consul agent. *Floor*: a plain Consul client (8 workers) writing the same config entries, translated offline, to a fresh agent (service-defaults first).\n\n")

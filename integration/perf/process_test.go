@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,20 +37,44 @@ func freePort(b *testing.B) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startController builds smi-adapter and runs it against env with the
-// backend; the harness's own manager keeps serving the conversion webhook.
-func startController(b *testing.B, env *harness.Env, backend string, extraArgs []string, extraEnv []string) *controllerProcess {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// buildController builds smi-adapter once per benchmark process.
+func buildController(b *testing.B) string {
+	buildOnce.Do(func() {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "smi-adapter-perf")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		built = filepath.Join(dir, "smi-adapter")
+		cmd := exec.Command("go", "build", "-o", built, "./cmd/smi-adapter")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build smi-adapter: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
 	}
+	return built
+}
+
+// startController runs smi-adapter (bin) against env with the backend and
+// waits until it serves its metrics; the harness's own manager keeps serving
+// the conversion webhook.
+func startController(b *testing.B, bin string, env *harness.Env, backend string, extraArgs []string, extraEnv []string) *controllerProcess {
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "smi-adapter")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/smi-adapter")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build smi-adapter: %v\n%s", err, out)
-	}
+	var err error
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := harness.WriteKubeconfig(env.Config, kubeconfig); err != nil {
 		b.Fatal(err)
@@ -79,7 +104,11 @@ func startController(b *testing.B, env *harness.Env, backend string, extraArgs [
 }
 
 // counter sums a counter's samples from the process's /metrics.
-func (p *controllerProcess) counter(name string) (float64, error) {
+func (p *controllerProcess) counter(name string) (float64, error) { return p.counterWhere(name, "") }
+
+// counterWhere sums the samples of a counter whose labels contain label
+// (e.g. `op="create"`).
+func (p *controllerProcess) counterWhere(name, label string) (float64, error) {
 	resp, err := http.Get(p.metrics)
 	if err != nil {
 		return 0, err
@@ -90,7 +119,7 @@ func (p *controllerProcess) counter(name string) (float64, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != '{' && line[len(name)] != ' ') {
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != '{' && line[len(name)] != ' ') || !strings.Contains(line, label) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -124,6 +153,26 @@ func (p *controllerProcess) peakRSS() float64 {
 
 func (p *controllerProcess) stop() { harness.StopProcess(p.cmd, 15*time.Second) }
 
+// profileCPU records the process's CPU profile for d into
+// $SMI_PERF_PROFILES/<name>.cpu.pb.gz, in the background, when set.
+func (p *controllerProcess) profileCPU(b *testing.B, name string, d time.Duration) {
+	dir := os.Getenv("SMI_PERF_PROFILES")
+	if dir == "" {
+		return
+	}
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", p.pprof, int(d.Seconds())))
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err == nil {
+			_ = os.WriteFile(filepath.Join(dir, name+".cpu.pb.gz"), raw, 0o644)
+		}
+	}()
+}
+
 // saveProfiles writes the process's heap (and allocation) profile into
 // $SMI_PERF_PROFILES, when set, named after the run: for `go tool pprof`.
 func (p *controllerProcess) saveProfiles(b *testing.B, name string) {
@@ -144,4 +193,84 @@ func (p *controllerProcess) saveProfiles(b *testing.B, name string) {
 	if err != nil {
 		b.Logf("heap profile: %v", err)
 	}
+}
+
+// cpuSeconds is the CPU time (user + system) a process has used so far.
+func cpuSeconds(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) in parentheses.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// children finds the processes this one started with the given command
+// name (envtest's kube-apiserver and etcd).
+func children(comm string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		open, close := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
+		if open < 0 || close < open || string(raw[open+1:close]) != comm {
+			continue
+		}
+		f := strings.Fields(string(raw[close+2:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// cpuMeter reads the CPU time of the control plane's processes, the
+// controller's and this process's (the conversion webhook and the client).
+type cpuMeter struct{ apiserver, etcd, controller int }
+
+type cpuUse struct{ apiserver, etcd, controller, bench float64 }
+
+func newCPUMeter(ctrl *controllerProcess) cpuMeter {
+	m := cpuMeter{}
+	if p := children("kube-apiserver"); len(p) == 1 {
+		m.apiserver = p[0]
+	}
+	if p := children("etcd"); len(p) == 1 {
+		m.etcd = p[0]
+	}
+	if ctrl != nil {
+		m.controller = ctrl.cmd.Process.Pid
+	}
+	return m
+}
+
+func (m cpuMeter) read() cpuUse {
+	u := cpuUse{bench: cpuSeconds(os.Getpid())}
+	if m.apiserver > 0 {
+		u.apiserver = cpuSeconds(m.apiserver)
+	}
+	if m.etcd > 0 {
+		u.etcd = cpuSeconds(m.etcd)
+	}
+	if m.controller > 0 {
+		u.controller = cpuSeconds(m.controller)
+	}
+	return u
+}
+
+func (u cpuUse) minus(v cpuUse) cpuUse {
+	return cpuUse{u.apiserver - v.apiserver, u.etcd - v.etcd, u.controller - v.controller, u.bench - v.bench}
 }
