@@ -39,7 +39,7 @@ type result struct {
 	cold                              bool   // the controller started after the SMI objects existed
 	floorCPU, cpu                     cpuUse // CPU seconds by process during the floor and the convergence
 	meshConverged                     time.Duration
-	floorWrites                       int    // the floor's writes (0: as many as the mesh writes)
+	floorWrites                       int // the floor's writes (0: as many as the mesh writes)
 	n                                 int
 	floor, converge                   time.Duration
 	nativeWrites, statusWrites, recon float64
