@@ -214,6 +214,7 @@ func converge(b *testing.B, n int, cold bool) result {
 		name += "-cold"
 	}
 	ctrl.profileCPU(b, name, 5*time.Second)
+	profileAPIServer(env, name, 5*time.Second)
 	mesh, notConverged := waitConverged(ctrl, c, start, len(native), len(splits)+len(targets))
 	conv := time.Since(start)
 	used := cp.read().minus(cpu0)

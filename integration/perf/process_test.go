@@ -3,6 +3,7 @@ package perf
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
@@ -273,4 +278,36 @@ func (m cpuMeter) read() cpuUse {
 
 func (u cpuUse) minus(v cpuUse) cpuUse {
 	return cpuUse{u.apiserver - v.apiserver, u.etcd - v.etcd, u.controller - v.controller, u.bench - v.bench}
+}
+
+// profileAPIServer records kube-apiserver's CPU profile for d into
+// $SMI_PERF_PROFILES/<name>.apiserver.cpu.pb.gz, in the background, when set.
+func profileAPIServer(env *harness.Env, name string, d time.Duration) {
+	dir := os.Getenv("SMI_PERF_PROFILES")
+	if dir == "" {
+		return
+	}
+	go func() {
+		out := filepath.Join(dir, name+".apiserver.cpu.pb.gz")
+		rc, err := rest.RESTClientFor(withNegotiatedSerializer(env.Config))
+		if err != nil {
+			_ = os.WriteFile(out+".error", []byte(err.Error()), 0o644)
+			return
+		}
+		raw, err := rc.Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(int(d.Seconds()))).Timeout(d + 30*time.Second).DoRaw(context.Background())
+		if err != nil {
+			_ = os.WriteFile(out+".error", []byte(err.Error()), 0o644)
+			return
+		}
+		_ = os.WriteFile(out, raw, 0o644)
+	}()
+}
+
+func withNegotiatedSerializer(c *rest.Config) *rest.Config {
+	c = rest.CopyConfig(c)
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	if c.GroupVersion == nil {
+		c.GroupVersion = &schema.GroupVersion{Version: "v1"}
+	}
+	return c
 }
