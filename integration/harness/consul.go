@@ -122,6 +122,14 @@ func (c *Consul) Stop() error {
 	return nil
 }
 
+// Pid is the agent process's id (0 when stopped).
+func (c *Consul) Pid() int {
+	if c == nil || c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 // Restart stops and starts the agent on the same ports (a -dev agent
 // forgets everything: what smi-adapter wrote must come back by itself).
 func (c *Consul) Restart() error {

@@ -93,8 +93,8 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		b.Fatal(err)
 	}
 	defer func() { _ = floorAgent.Stop() }()
-	b.StopTimer()
-	b.StartTimer()
+	fm := cpuMeter{agent: floorAgent.Pid()}
+	fcpu0 := fm.read()
 	start := time.Now()
 	// service-defaults first (the others need them), then the rest, 8 workers each.
 	var defaults, rest []capi.ConfigEntry
@@ -109,6 +109,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 		writeEntries(b, floorAgent.Client, batch)
 	}
 	floor := time.Since(start)
+	floorCPU := fm.read().minus(fcpu0)
 
 	agent, err := harness.StartConsul()
 	if err != nil {
@@ -133,17 +134,23 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	w0, s0, r0, e0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
 		ctrl.mustCounter(b, "smi_adapter_reconcile_total"), ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total")
 	rs0, rc0 := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
+	cp := newCPUMeter(ctrl)
+	cp.agent = agent.Pid()
+	cpu0 := cp.read()
+	ctrl.profileCPU(b, "consul", 5*time.Second)
+	profileURL("http://"+agent.Addr+"/debug/pprof", "consul-agent", 5*time.Second)
 	start = time.Now()
 	parallel(b, c, smi)
 	want := namespaces * per * 2
 	notConverged := waitProgrammed(c, start, want)
 	conv := time.Since(start)
+	used := cp.read().minus(cpu0)
 	rs, rc := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
 	b.Logf("reconciles: %.0f, mean %.1f ms", rc-rc0, 1000*(rs-rs0)/(rc-rc0))
 	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), converge: conv, notConverged: notConverged,
 		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0, statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
 		recon: ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0, syncErrors: ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total") - e0,
-		peakRSSMB: ctrl.peakRSS()}
+		peakRSSMB: ctrl.peakRSS(), floorCPU: floorCPU, cpu: used}
 }
 
 func writeEntries(b *testing.B, c *capi.Client, entries []capi.ConfigEntry) {

@@ -362,6 +362,18 @@ func writeReport(b *testing.B) {
 			fmt.Fprintf(&s, "| %d | %s (%d) | %s | %s | %.0f | %.0f | %.0f | %.0f |\n", r.n, r.floor.Round(time.Millisecond), r.floorWrites, conv, ratio,
 				r.nativeWrites, r.statusWrites, r.recon, r.syncErrors)
 		}
+		s.WriteString("\nCPU seconds used during each window, by process (the floor ran with only its agent).\n\n")
+		s.WriteString("| N | window | length | Consul agent | kube-apiserver | etcd | smi-adapter | webhook + client | total |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, r := range consulRows {
+			for _, w := range []struct {
+				name string
+				d    time.Duration
+				u    cpuUse
+			}{{"floor", r.floor, r.floorCPU}, {"convergence", r.converge, r.cpu}} {
+				fmt.Fprintf(&s, "| %d | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.n, w.name, w.d.Round(100*time.Millisecond), w.u.agent, w.u.apiserver, w.u.etcd,
+					w.u.controller, w.u.bench, w.u.agent+w.u.apiserver+w.u.etcd+w.u.controller+w.u.bench)
+			}
+		}
 	}
 	// Keep the hand-written analysis below the marker.
 	path := filepath.Join(root, "docs", "performance.md")

@@ -244,9 +244,9 @@ func children(comm string) []int {
 
 // cpuMeter reads the CPU time of the control plane's processes, the
 // controller's and this process's (the conversion webhook and the client).
-type cpuMeter struct{ apiserver, etcd, controller int }
+type cpuMeter struct{ apiserver, etcd, controller, agent int }
 
-type cpuUse struct{ apiserver, etcd, controller, bench float64 }
+type cpuUse struct{ apiserver, etcd, controller, bench, agent float64 }
 
 func newCPUMeter(ctrl *controllerProcess) cpuMeter {
 	m := cpuMeter{}
@@ -273,11 +273,14 @@ func (m cpuMeter) read() cpuUse {
 	if m.controller > 0 {
 		u.controller = cpuSeconds(m.controller)
 	}
+	if m.agent > 0 {
+		u.agent = cpuSeconds(m.agent)
+	}
 	return u
 }
 
 func (u cpuUse) minus(v cpuUse) cpuUse {
-	return cpuUse{u.apiserver - v.apiserver, u.etcd - v.etcd, u.controller - v.controller, u.bench - v.bench}
+	return cpuUse{u.apiserver - v.apiserver, u.etcd - v.etcd, u.controller - v.controller, u.bench - v.bench, u.agent - v.agent}
 }
 
 // profileAPIServer records kube-apiserver's CPU profile for d into
@@ -310,4 +313,29 @@ func withNegotiatedSerializer(c *rest.Config) *rest.Config {
 		c.GroupVersion = &schema.GroupVersion{Version: "v1"}
 	}
 	return c
+}
+
+// profileURL records the CPU profile a pprof endpoint serves (base is
+// e.g. http://127.0.0.1:8500/debug/pprof) for d into
+// $SMI_PERF_PROFILES/<name>.cpu.pb.gz, in the background, when set.
+func profileURL(base, name string, d time.Duration) {
+	dir := os.Getenv("SMI_PERF_PROFILES")
+	if dir == "" {
+		return
+	}
+	go func() {
+		out := filepath.Join(dir, name+".cpu.pb.gz")
+		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", base, int(d.Seconds())))
+		if err != nil {
+			_ = os.WriteFile(out+".error", []byte(err.Error()), 0o644)
+			return
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			_ = os.WriteFile(out+".error", append([]byte(resp.Status+"\n"), raw...), 0o644)
+			return
+		}
+		_ = os.WriteFile(out, raw, 0o644)
+	}()
 }
