@@ -63,6 +63,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "run":
 		return run(ctx, args[1:], stderr)
 	case "translate":
+		batchGC()
 		return translate(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)

@@ -132,9 +132,8 @@ func sharedLabels(pods []*corev1.Pod) map[string]string {
 }
 
 func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
-	s := labels.SelectorFromSet(sel)
 	for _, p := range pods {
-		if s.Matches(labels.Set(p.Labels)) {
+		if selects(sel, p.Labels) {
 			return true
 		}
 	}
@@ -144,10 +143,10 @@ func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
 // ServicesOf returns the Services (sorted by name) whose selector selects at
 // least one pod running as id.
 func ServicesOf(id model.Identity, pods []*corev1.Pod, services []*corev1.Service) []model.Service {
-	var mine []labels.Set
+	var mine []map[string]string
 	for _, p := range pods {
 		if p.Namespace == id.Namespace && serviceAccountOf(p) == id.Name {
-			mine = append(mine, labels.Set(p.Labels))
+			mine = append(mine, p.Labels)
 		}
 	}
 	var out []model.Service
@@ -158,9 +157,8 @@ func ServicesOf(id model.Identity, pods []*corev1.Pod, services []*corev1.Servic
 		if len(svc.Spec.Selector) == 0 {
 			continue
 		}
-		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		for _, l := range mine {
-			if sel.Matches(l) {
+			if selects(svc.Spec.Selector, l) {
 				out = append(out, service(svc))
 				break
 			}
@@ -203,4 +201,16 @@ func probes(pods []*corev1.Pod) []model.Probe {
 		}
 		return compare(a.Path, b.Path)
 	})
+}
+
+// selects: a Service's selector (every key equal) selects a pod's labels;
+// what labels.SelectorFromSet(selector).Matches says, without building a
+// selector per Service and key.
+func selects(selector, podLabels map[string]string) bool {
+	for k, v := range selector {
+		if l, ok := podLabels[k]; !ok || l != v {
+			return false
+		}
+	}
+	return true
 }
