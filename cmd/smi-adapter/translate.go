@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -226,21 +227,12 @@ type keyed struct {
 
 // write prints the objects: a YAML stream, or a JSON List.
 func write(w io.Writer, objs []runtime.Object, format string) error {
-	items, err := render(objs)
+	items, err := render(objs, format == "json")
 	if err != nil {
 		return err
 	}
 	if format == "json" {
-		raws := make([]json.RawMessage, len(items))
-		for i, it := range items {
-			raws[i] = it.json
-		}
-		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": raws}, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(w, string(b))
-		return err
+		return writeJSONList(w, items)
 	}
 	ys, err := toYAML(items)
 	if err != nil {
@@ -254,6 +246,32 @@ func write(w io.Writer, objs []runtime.Object, format string) error {
 	return nil
 }
 
+// writeJSONList prints the items as an indented v1 List, item by item (what
+// json.MarshalIndent prints for the whole list, without re-reading it).
+func writeJSONList(w io.Writer, items []rendered) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if len(items) == 0 {
+		bw.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [],\n  \"kind\": \"List\"\n}\n")
+		return bw.Flush()
+	}
+	bw.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [\n")
+	var buf bytes.Buffer
+	for i, it := range items {
+		buf.Reset()
+		if err := json.Indent(&buf, it.json, "    ", "  "); err != nil {
+			return err
+		}
+		bw.WriteString("    ")
+		bw.Write(buf.Bytes())
+		if i < len(items)-1 {
+			bw.WriteByte(',')
+		}
+		bw.WriteByte('\n')
+	}
+	bw.WriteString("  ],\n  \"kind\": \"List\"\n}\n")
+	return bw.Flush()
+}
+
 // toYAML converts the items on every core, in order.
 func toYAML(items []rendered) ([][]byte, error) {
 	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yamlprint.Print(it.value) })
@@ -263,7 +281,7 @@ func toYAML(items []rendered) ([][]byte, error) {
 // writeDir writes one file per object, numbered in the order to apply them
 // (Consul: service-defaults before the entries that need them).
 func writeDir(dir string, objs []runtime.Object, format string) error {
-	items, err := render(objs)
+	items, err := render(objs, format == "json")
 	if err != nil {
 		return err
 	}
@@ -290,14 +308,14 @@ func writeDir(dir string, objs []runtime.Object, format string) error {
 }
 
 type rendered struct {
-	name  string // kind-namespace-name, lower case
-	json  []byte
-	value map[string]any // the same, decoded (numbers as json.Number)
+	name  string         // kind-namespace-name, lower case
+	json  []byte         // when asked for
+	value map[string]any // the object, decoded (numbers as json.Number)
 }
 
 // render sorts and de-duplicates the objects and drops what only a cluster
-// fills in.
-func render(objs []runtime.Object) ([]rendered, error) {
+// fills in; withJSON also encodes each as JSON.
+func render(objs []runtime.Object, withJSON bool) ([]rendered, error) {
 	var list []keyed
 	seen := map[string]bool{}
 	names := map[string]string{}
@@ -335,8 +353,11 @@ func render(objs []runtime.Object) ([]rendered, error) {
 		if md, ok := m["metadata"].(map[string]any); ok {
 			delete(md, "creationTimestamp")
 		}
-		b, err = json.Marshal(m)
-		return rendered{name: names[k.key], json: b, value: m}, err
+		r := rendered{name: names[k.key], value: m}
+		if withJSON {
+			r.json, err = json.Marshal(m)
+		}
+		return r, err
 	})
 	return items, errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,26 @@ func TestTranslateConsul(t *testing.T) {
 	}
 	if kinds["service-router"] != 1 || kinds["service-splitter"] != 1 || kinds["service-defaults"] != 4 {
 		t.Fatalf("entries: %v", kinds)
+	}
+}
+
+// TestJSONListIsMarshalIndent: the List printed item by item is what
+// json.MarshalIndent prints for it.
+func TestJSONListIsMarshalIndent(t *testing.T) {
+	for _, n := range []int{0, 1, 3} {
+		var items []rendered
+		raws := []json.RawMessage{} // as write did: never null
+		for i := range n {
+			j := []byte(fmt.Sprintf(`{"kind":"X","metadata":{"name":"a%d","labels":{"l":"<&>"}},"spec":{"list":[1,{"a":[]}],"empty":{}}}`, i))
+			items, raws = append(items, rendered{json: j}), append(raws, j)
+		}
+		want, _ := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": raws}, "", "  ")
+		var got bytes.Buffer
+		if err := writeJSONList(&got, items); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want)+"\n" {
+			t.Fatalf("%d items:\n%s\nwant:\n%s", n, got.String(), want)
+		}
 	}
 }
