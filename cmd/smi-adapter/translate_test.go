@@ -133,7 +133,9 @@ func TestJSONListIsMarshalIndent(t *testing.T) {
 		var items []rendered
 		raws := []json.RawMessage{} // as write did: never null
 		for i := range n {
-			j := []byte(fmt.Sprintf(`{"kind":"X","metadata":{"name":"a%d","labels":{"l":"<&>"}},"spec":{"list":[1,{"a":[]}],"empty":{}}}`, i))
+			// As render encodes them: json.Marshal of the decoded object.
+			j, _ := json.Marshal(map[string]any{"kind": "X", "metadata": map[string]any{"name": fmt.Sprint("a", i), "labels": map[string]any{"l": "<&>"}},
+				"spec": map[string]any{"list": []any{1, map[string]any{"a": []any{}}}, "empty": map[string]any{}}})
 			items, raws = append(items, rendered{json: j}), append(raws, j)
 		}
 		want, _ := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": raws}, "", "  ")
