@@ -99,6 +99,14 @@ func (e *Enqueuer) Add(key model.Key) {
 		e.pending = append(e.pending, key)
 		return
 	}
+	e.add(key)
+}
+
+func (e *Enqueuer) add(key model.Key) {
+	if q, ok := e.q.(queue); ok {
+		enqueue(q, key) // raises a new grant waiting behind the others
+		return
+	}
 	e.q.Add(key)
 }
 
@@ -107,7 +115,7 @@ func (e *Enqueuer) connect(q interface{ Add(model.Key) }) {
 	defer e.mu.Unlock()
 	e.q = q
 	for _, k := range e.pending {
-		q.Add(k)
+		e.add(k)
 	}
 	e.pending = nil
 }

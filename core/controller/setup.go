@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -84,9 +85,9 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	return b.
 		Named("smi").
 		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers, SkipNameValidation: &cfg.SkipNameValidation}).
-		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
+		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, newGrantsWait(keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
 			return []model.Key{normalize.AccessKey(o)}
-		}))).
+		})))).
 		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
 			// The access keys behind the root list it as a split root.
 			return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehind(ctx, o.Namespace, o.Spec.Service)...)
@@ -200,12 +201,8 @@ type queue = workqueue.TypedRateLimitingInterface[model.Key]
 // of both the old and the new object (a TrafficTarget whose destination
 // changed must also be reconciled under its old key, to remove what it granted).
 // Updates that change neither spec nor annotations (status writes) are dropped.
-func keys[T client.Object](fn func(context.Context, T) []model.Key) handler.TypedEventHandler[T, model.Key] {
-	add := func(ctx context.Context, q queue, ks []model.Key) {
-		for _, k := range ks {
-			q.Add(k)
-		}
-	}
+func keys[T client.Object](fn func(context.Context, T) []model.Key) handler.TypedFuncs[T, model.Key] {
+	add := func(_ context.Context, q queue, ks []model.Key) { enqueue(q, ks...) }
 	return handler.TypedFuncs[T, model.Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[T], q queue) { add(ctx, q, fn(ctx, e.Object)) },
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[T], q queue) {
@@ -226,14 +223,71 @@ func keys[T client.Object](fn func(context.Context, T) []model.Key) handler.Type
 	}
 }
 
+// enqueue adds keys at priority 0, explicitly: a key waiting at a lower
+// priority (a new grant) is raised, since whatever else changed may narrow it.
+func enqueue(q queue, ks ...model.Key) {
+	if pq, ok := q.(priorityqueue.PriorityQueue[model.Key]); ok {
+		p := 0
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &p}, ks...)
+		return
+	}
+	for _, k := range ks {
+		q.Add(k)
+	}
+}
+
+// newGrantPriority is the queue priority of the key of a TrafficTarget just
+// created: behind every other key waiting (those have 0).
+const newGrantPriority = -1
+
+// newGrantsWait makes the creation of a TrafficTarget enqueue its key behind
+// the keys already waiting: a new grant that waits denies a little longer
+// (fails closed), and a mesh that validates its routing entries against
+// every intention it holds (Consul compiles the discovery chain of each
+// intention's destination on every service-defaults or splitter write) does
+// far less work when routes come before intentions. Updates and deletions
+// (which may revoke access) are not delayed, and a key that is waiting keeps
+// the highest priority it was given.
+func newGrantsWait[T client.Object](h handler.TypedFuncs[T, model.Key]) handler.TypedFuncs[T, model.Key] {
+	// with runs add with the keys it would queue given the priority p
+	// (explicitly: a plain Add would not raise a waiting key's priority).
+	with := func(q queue, p int, add func(queue)) {
+		pq, ok := q.(priorityqueue.PriorityQueue[model.Key])
+		if !ok {
+			add(q)
+			return
+		}
+		capture := &keyCapture{queue: q}
+		add(capture)
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &p}, capture.keys...)
+	}
+	create, update, del := h.CreateFunc, h.UpdateFunc, h.DeleteFunc
+	h.CreateFunc = func(ctx context.Context, e event.TypedCreateEvent[T], q queue) {
+		with(q, newGrantPriority, func(q queue) { create(ctx, e, q) })
+	}
+	h.UpdateFunc = func(ctx context.Context, e event.TypedUpdateEvent[T], q queue) {
+		with(q, 0, func(q queue) { update(ctx, e, q) })
+	}
+	h.DeleteFunc = func(ctx context.Context, e event.TypedDeleteEvent[T], q queue) {
+		with(q, 0, func(q queue) { del(ctx, e, q) })
+	}
+	return h
+}
+
+// keyCapture collects the keys a handler adds instead of queueing them.
+type keyCapture struct {
+	queue
+	keys []model.Key
+}
+
+func (c *keyCapture) Add(k model.Key) { c.keys = append(c.keys, k) }
+
 // podHandler enqueues on pod create/delete and on changes that move a pod in
 // or out of a selection: labels, service account, terminal phase, ports.
 func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 	return handler.TypedFuncs[*corev1.Pod, model.Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Pod], q queue) {
-			for _, k := range m.podKeys(ctx, e.Object) {
-				q.Add(k)
-			}
+			enqueue(q, m.podKeys(ctx, e.Object)...)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
 			o, n := e.ObjectOld, e.ObjectNew
@@ -241,14 +295,10 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 				terminal(o) == terminal(n) && equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
 				return
 			}
-			for _, k := range m.podKeys(ctx, n) {
-				q.Add(k)
-			}
+			enqueue(q, m.podKeys(ctx, n)...)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {
-			for _, k := range m.podKeys(ctx, e.Object) {
-				q.Add(k)
-			}
+			enqueue(q, m.podKeys(ctx, e.Object)...)
 		},
 	}
 }
