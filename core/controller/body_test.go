@@ -1,9 +1,14 @@
 package controller
 
 import (
+	"reflect"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 func vs(labels map[string]any, weight any) *unstructured.Unstructured {
@@ -44,5 +49,22 @@ func TestCachedForm(t *testing.T) {
 	}
 	if _, ok, _ := unstructured.NestedSlice(f.Object, "spec", "http"); ok {
 		t.Fatal("foreign skeleton keeps its routes")
+	}
+}
+
+func TestSlimService(t *testing.T) {
+	in := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "n", Labels: map[string]string{"app": "web"},
+			Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, ClusterIP: "10.0.0.1", ClusterIPs: []string{"10.0.0.1"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), AppProtocol: ptr.To("http")}}},
+	}
+	out, _ := slimService(in)
+	s := out.(*corev1.Service)
+	if len(s.Annotations) != 0 || s.Spec.ClusterIP != "" {
+		t.Fatalf("kept what nothing reads: %+v", s)
+	}
+	if !reflect.DeepEqual(s.Spec.Ports, in.Spec.Ports) || !reflect.DeepEqual(s.Spec.Selector, in.Spec.Selector) || !reflect.DeepEqual(s.Labels, in.Labels) {
+		t.Fatalf("lost what normalize or the metrics API reads: %+v", s)
 	}
 }

@@ -102,7 +102,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 				}
 				return cachedForm(obj), nil
 			},
-			ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}},
+			ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}, &corev1.Service{}: {Transform: slimService}},
 		},
 	})
 	if err != nil {
@@ -187,6 +187,22 @@ func slimPod(obj any) (any, error) {
 			LivenessProbe: httpProbe(c.LivenessProbe), ReadinessProbe: httpProbe(c.ReadinessProbe), StartupProbe: httpProbe(c.StartupProbe)})
 	}
 	return out, nil
+}
+
+// slimService keeps what normalize (ports, selector) and the metrics API
+// (labels, selector) read: no annotations (kubectl's last-applied copy can be
+// larger than the rest), cluster IPs or status.
+func slimService(obj any) (any, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Service{
+		TypeMeta: s.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion,
+			Labels: s.Labels, DeletionTimestamp: s.DeletionTimestamp, Generation: s.Generation, CreationTimestamp: s.CreationTimestamp},
+		Spec: corev1.ServiceSpec{Ports: s.Spec.Ports, Selector: s.Spec.Selector, Type: s.Spec.Type, ExternalName: s.Spec.ExternalName},
+	}, nil
 }
 
 // httpProbe keeps only an HTTP GET probe's port and path.
