@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -30,8 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/core/model"
-	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 )
 
@@ -117,48 +116,34 @@ func (j *Judge) FailedClosed() []string { return j.closed }
 // Istio backend and keeps the objects.
 func (j *Judge) Load(objs []runtime.Object) error {
 	*j = Judge{Options: j.Options}
-	mem, err := normalize.NewMemory("default", objs...)
+	t, err := conformance.Translate(objs, true, func(s *model.Slice) ([]kubesink.Object, model.Problems) {
+		r := istio.Translate(s, j.Options)
+		return r.Objects, r.Problems
+	})
 	if err != nil {
 		return err
 	}
-	for _, o := range objs {
-		if p, ok := o.(*corev1.Pod); ok {
-			j.pods = append(j.pods, p)
+	j.pods, j.closed = t.Pods, t.FailedClosed
+	for _, b := range t.Objects {
+		var head struct{ Kind string }
+		if err := json.Unmarshal(b, &head); err != nil {
+			return err
 		}
-	}
-	for _, k := range append(mem.Keys(), model.MeshKey) {
-		if k.Kind == model.KeyRoute {
-			continue
-		}
-		slice, _ := normalize.Build(k, mem)
-		res := istio.Translate(slice, j.Options)
-		for _, err := range res.Problems {
-			for _, e := range err.Errors {
-				j.closed = append(j.closed, e.Error())
-			}
-		}
-		for _, obj := range res.Objects {
-			b, err := json.Marshal(obj.Obj)
-			if err != nil {
+		switch head.Kind {
+		case "VirtualService":
+			var vs virtualService
+			if err := json.Unmarshal(b, &vs); err != nil {
 				return err
 			}
-			switch obj.Obj.GetObjectKind().GroupVersionKind().Kind {
-			case "VirtualService":
-				var vs virtualService
-				if err := json.Unmarshal(b, &vs); err != nil {
-					return err
-				}
-				j.vss = append(j.vss, vs)
-			case "AuthorizationPolicy":
-				var ap authorizationPolicy
-				if err := json.Unmarshal(b, &ap); err != nil {
-					return err
-				}
-				j.aps = append(j.aps, ap)
+			j.vss = append(j.vss, vs)
+		case "AuthorizationPolicy":
+			var ap authorizationPolicy
+			if err := json.Unmarshal(b, &ap); err != nil {
+				return err
 			}
+			j.aps = append(j.aps, ap)
 		}
 	}
-	sort.Strings(j.closed)
 	return nil
 }
 

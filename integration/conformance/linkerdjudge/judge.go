@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -34,9 +33,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/model"
-	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 )
 
@@ -128,39 +127,21 @@ func (j *Judge) FailedClosed() []string { return j.closed }
 // Load implements conformance.Judge.
 func (j *Judge) Load(objs []runtime.Object) error {
 	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound}
-	mem, err := normalize.NewMemory("default", objs...)
+	t, err := conformance.Translate(objs, false, func(s *model.Slice) ([]kubesink.Object, model.Problems) {
+		r := linkerd.Translate(s, j.Options)
+		return r.Objects, r.Problems
+	})
 	if err != nil {
 		return err
 	}
-	for _, o := range objs {
-		if p, ok := o.(*corev1.Pod); ok {
-			j.pods = append(j.pods, p)
+	j.pods, j.closed = t.Pods, t.FailedClosed
+	for _, b := range t.Objects {
+		var obj object
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
 		}
+		j.objs = append(j.objs, obj)
 	}
-	for _, k := range mem.Keys() {
-		if k.Kind == model.KeyRoute {
-			continue
-		}
-		slice, _ := normalize.Build(k, mem)
-		res := linkerd.Translate(slice, j.Options)
-		for _, err := range res.Problems {
-			for _, e := range err.Errors {
-				j.closed = append(j.closed, e.Error())
-			}
-		}
-		for _, o := range res.Objects {
-			b, err := json.Marshal(o.Obj)
-			if err != nil {
-				return err
-			}
-			var obj object
-			if err := json.Unmarshal(b, &obj); err != nil {
-				return err
-			}
-			j.objs = append(j.objs, obj)
-		}
-	}
-	sort.Strings(j.closed)
 	return nil
 }
 

@@ -1,0 +1,66 @@
+package conformance
+
+import (
+	"encoding/json"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// Translation is what a Kubernetes-native backend makes of a scenario, as a
+// judge reads it.
+type Translation struct {
+	// Objects are the objects written, as JSON (what the apiserver stores),
+	// so that a judge depends on the mesh's API shape, not the translator's
+	// Go values.
+	Objects []json.RawMessage
+	// Pods are the scenario's pods.
+	Pods []*corev1.Pod
+	// FailedClosed are the messages of what the backend left out, sorted.
+	FailedClosed []string
+}
+
+// Translate runs the product path on a scenario's objects: normalize every
+// key (and the mesh-wide key when withMesh), then the backend's translate.
+func Translate(objs []runtime.Object, withMesh bool, translate func(*model.Slice) ([]kubesink.Object, model.Problems)) (Translation, error) {
+	var t Translation
+	mem, err := normalize.NewMemory("default", objs...)
+	if err != nil {
+		return t, err
+	}
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			t.Pods = append(t.Pods, p)
+		}
+	}
+	keys := mem.Keys()
+	if withMesh {
+		keys = append(keys, model.MeshKey)
+	}
+	for _, k := range keys {
+		if k.Kind == model.KeyRoute {
+			continue
+		}
+		slice, _ := normalize.Build(k, mem)
+		objects, problems := translate(slice)
+		for _, err := range problems {
+			for _, e := range err.Errors {
+				t.FailedClosed = append(t.FailedClosed, e.Error())
+			}
+		}
+		for _, o := range objects {
+			b, err := json.Marshal(o.Obj)
+			if err != nil {
+				return t, err
+			}
+			t.Objects = append(t.Objects, b)
+		}
+	}
+	sort.Strings(t.FailedClosed)
+	return t, nil
+}
