@@ -58,10 +58,12 @@ func (e *expander) seq(alts []alt, nodes []*syntax.Regexp) []alt {
 	return alts
 }
 
+// nullable: n matches the empty string at any position. Anchors (^, $)
+// match it only at the start or the end, so they are not: dropping "^" from
+// "0^" would turn "matches nothing" into "0…" (found by FuzzAccessNeverWider).
 func nullable(n *syntax.Regexp) bool {
 	switch n.Op {
-	case syntax.OpEmptyMatch, syntax.OpStar, syntax.OpQuest, syntax.OpBeginText, syntax.OpEndText,
-		syntax.OpBeginLine, syntax.OpEndLine:
+	case syntax.OpEmptyMatch, syntax.OpStar, syntax.OpQuest:
 		return true
 	case syntax.OpRepeat:
 		return n.Min == 0 || nullable(n.Sub[0])
@@ -84,6 +86,12 @@ func nullable(n *syntax.Regexp) bool {
 	return false
 }
 
+func isBegin(n *syntax.Regexp) bool {
+	return n.Op == syntax.OpBeginText || n.Op == syntax.OpBeginLine
+}
+
+func isEnd(n *syntax.Regexp) bool { return n.Op == syntax.OpEndText || n.Op == syntax.OpEndLine }
+
 func isAnyStar(n *syntax.Regexp) bool {
 	return n.Op == syntax.OpStar && (n.Sub[0].Op == syntax.OpAnyChar || n.Sub[0].Op == syntax.OpAnyCharNotNL)
 }
@@ -93,15 +101,18 @@ func (e *expander) node(alts []alt, n *syntax.Regexp) []alt {
 	for _, a := range alts {
 		switch {
 		case a.ended:
-			// After the end of input only the empty string can follow.
-			if nullable(n) {
+			// After the end of input only the empty string can follow: what
+			// matches it anywhere, another end anchor, or a start anchor when
+			// nothing came before.
+			if nullable(n) || isEnd(n) || isBegin(n) && a.s == "" {
 				out = append(out, a)
 			}
 			continue
 		case a.open:
-			// s·Σ*·n = s·Σ* when n is nullable; otherwise it is a pattern
-			// with something after a wildcard, which Istio cannot say.
-			if nullable(n) {
+			// s·Σ*·n = s·Σ* when n is nullable or an end anchor; otherwise
+			// it is a pattern with something after a wildcard, which Istio
+			// cannot say.
+			if nullable(n) || isEnd(n) {
 				out = append(out, a)
 				continue
 			}

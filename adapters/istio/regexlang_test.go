@@ -18,6 +18,9 @@ func TestPathPatterns(t *testing.T) {
 		{"/api", []string{"/api*"}},
 		{"/metrics", []string{"/metrics*"}},
 		{"/healthz$", []string{"/healthz"}},
+		{"/api.*$", []string{"/api*"}},
+		{"/api$$", []string{"/api"}},
+		{"^/api", []string{"/api*"}},
 		{".*", []string{"*"}},
 		{"/", []string{"/*"}},
 		{"/api/v[0-9]+", []string{"/api/v0*", "/api/v1*", "/api/v2*", "/api/v3*", "/api/v4*", "/api/v5*", "/api/v6*", "/api/v7*", "/api/v8*", "/api/v9*"}},
@@ -119,7 +122,7 @@ func TestValuePatterns(t *testing.T) {
 // TestMatchesNothing: a regex that matches no path or value is an error, never
 // an empty list (an empty Istio list means "any"; found by FuzzAccessNeverWider).
 func TestMatchesNothing(t *testing.T) {
-	for _, re := range []string{"0^\u07ba", "/a^b", "/x$y", "/a\\bb"} {
+	for _, re := range []string{"0^\u07ba", "/a^b", "/x$y", "/a\\bb", "0^", "/api^", "(?m)/a^", "/a$^", "/a(^)"} {
 		if got, err := PathPatterns(normalize.AnchorPath(re)); !errors.Is(err, ErrMatchesNothing) && !errors.Is(err, errUnsupported) {
 			t.Errorf("path %q: %v, %v; want no pattern", re, got, err)
 		}
