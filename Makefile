@@ -51,7 +51,7 @@ bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format) and convergen
 	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 60m ./integration/perf
 
 # package:target pairs; go test -fuzz takes one target of one package at a time.
-FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize ./integration/conformance:FuzzAccessNeverWider ./core/yamlread:FuzzAgreesWithYAMLToJSONStrict ./core/yamlprint:FuzzSameAsJSONToYAML
+FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip ./core/normalize:FuzzNormalize ./integration/conformance:FuzzAccessNeverWider ./core/yamlread:FuzzAgreesWithYAMLToJSONStrict ./core/yamlprint:FuzzSameAsJSONToYAML ./core/apis:FuzzTypeMeta
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	@for pt in $(FUZZ_TARGETS); do pkg=$${pt%%:*}; t=$${pt##*:}; \

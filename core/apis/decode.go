@@ -59,7 +59,7 @@ func DecodeYAML(s *runtime.Scheme, r io.Reader) ([]Document, error) {
 
 // decodeOne decodes document i; nil for an empty document.
 func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
-	if len(bytes.TrimSpace(stripComments(raw))) == 0 {
+	if onlyComments(raw) {
 		return nil, nil
 	}
 	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused;
@@ -79,8 +79,11 @@ func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
-	if err := json.Unmarshal(j, &tm); err != nil {
-		return nil, fmt.Errorf("document %d: %w", i, err)
+	var ok bool
+	if tm.APIVersion, tm.Kind, ok = typeMeta(j); !ok {
+		if err := json.Unmarshal(j, &tm); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
 	}
 	gv, err := schema.ParseGroupVersion(tm.APIVersion)
 	if err != nil {
@@ -102,14 +105,12 @@ func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
 	return &Document{Object: obj, GVK: gvk, Index: i}, nil
 }
 
-func stripComments(b []byte) []byte {
-	var out [][]byte
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' {
-			continue
+// onlyComments: the document has nothing but blank and comment lines.
+func onlyComments(b []byte) bool {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' {
+			return false
 		}
-		out = append(out, line)
 	}
-	return bytes.Join(out, []byte("\n"))
+	return true
 }

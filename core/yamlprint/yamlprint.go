@@ -237,14 +237,16 @@ func digits(s string) bool {
 }
 
 // plainString: printable ASCII without spaces, quotes, '#' or a final ':',
-// starting with a letter or a slash, and no word YAML reads as a bool or
-// null. YAML's encoder prints such a string plain (in block context) and
+// starting with a letter, a slash or another character that starts nothing
+// else, and no word YAML reads as a bool or null. YAML's encoder prints such a string plain (in block context) and
 // never folds it.
 func plainString(s string) bool {
 	if s == "" {
 		return false
 	}
-	if c := s[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/') {
+	// A first character YAML neither treats as an indicator nor reads as the
+	// start of a number, bool or null (regexes start with '^' or '(').
+	if c := s[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("/^()$\\_=;", c) >= 0) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
