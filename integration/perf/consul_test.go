@@ -137,7 +137,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	cp := newCPUMeter(ctrl)
 	cp.agent = agent.Pid()
 	cpu0 := cp.read()
-	ctrl.profileCPU(b, "consul", 5*time.Second)
+	ctrl.profileCPU("consul", 5*time.Second)
 	profileURL("http://"+agent.Addr+"/debug/pprof", "consul-agent", 5*time.Second)
 	start = time.Now()
 	parallel(b, c, smi)

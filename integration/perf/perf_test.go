@@ -213,7 +213,7 @@ func converge(b *testing.B, n int, cold bool) result {
 	if cold {
 		name += "-cold"
 	}
-	ctrl.profileCPU(b, name, 5*time.Second)
+	ctrl.profileCPU(name, 5*time.Second)
 	profileAPIServer(env, name, 5*time.Second)
 	mesh, notConverged := waitConverged(ctrl, c, start, len(native), len(splits)+len(targets))
 	conv := time.Since(start)

@@ -160,23 +160,7 @@ func (p *controllerProcess) stop() { harness.StopProcess(p.cmd, 15*time.Second) 
 
 // profileCPU records the process's CPU profile for d into
 // $SMI_PERF_PROFILES/<name>.cpu.pb.gz, in the background, when set.
-func (p *controllerProcess) profileCPU(b *testing.B, name string, d time.Duration) {
-	dir := os.Getenv("SMI_PERF_PROFILES")
-	if dir == "" {
-		return
-	}
-	go func() {
-		resp, err := http.Get(fmt.Sprintf("%s/profile?seconds=%d", p.pprof, int(d.Seconds())))
-		if err != nil {
-			return
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		if err == nil {
-			_ = os.WriteFile(filepath.Join(dir, name+".cpu.pb.gz"), raw, 0o644)
-		}
-	}()
-}
+func (p *controllerProcess) profileCPU(name string, d time.Duration) { profileURL(p.pprof, name, d) }
 
 // saveProfiles writes the process's heap (and allocation) profile into
 // $SMI_PERF_PROFILES, when set, named after the run: for `go tool pprof`.
