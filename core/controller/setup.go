@@ -249,27 +249,17 @@ const newGrantPriority = -1
 // (which may revoke access) are not delayed, and a key that is waiting keeps
 // the highest priority it was given.
 func newGrantsWait[T client.Object](h handler.TypedFuncs[T, model.Key]) handler.TypedFuncs[T, model.Key] {
-	// with runs add with the keys it would queue given the priority p
-	// (explicitly: a plain Add would not raise a waiting key's priority).
-	with := func(q queue, p int, add func(queue)) {
+	create := h.CreateFunc // updates and deletions enqueue at 0 (keys)
+	h.CreateFunc = func(ctx context.Context, e event.TypedCreateEvent[T], q queue) {
 		pq, ok := q.(priorityqueue.PriorityQueue[model.Key])
 		if !ok {
-			add(q)
+			create(ctx, e, q)
 			return
 		}
 		capture := &keyCapture{queue: q}
-		add(capture)
+		create(ctx, e, capture)
+		p := newGrantPriority
 		pq.AddWithOpts(priorityqueue.AddOpts{Priority: &p}, capture.keys...)
-	}
-	create, update, del := h.CreateFunc, h.UpdateFunc, h.DeleteFunc
-	h.CreateFunc = func(ctx context.Context, e event.TypedCreateEvent[T], q queue) {
-		with(q, newGrantPriority, func(q queue) { create(ctx, e, q) })
-	}
-	h.UpdateFunc = func(ctx context.Context, e event.TypedUpdateEvent[T], q queue) {
-		with(q, 0, func(q queue) { update(ctx, e, q) })
-	}
-	h.DeleteFunc = func(ctx context.Context, e event.TypedDeleteEvent[T], q queue) {
-		with(q, 0, func(q queue) { del(ctx, e, q) })
 	}
 	return h
 }
