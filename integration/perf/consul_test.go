@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,22 +153,8 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 }
 
 func writeEntries(b *testing.B, c *capi.Client, entries []capi.ConfigEntry) {
-	ch := make(chan capi.ConfigEntry)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range ch {
-				if _, _, err := c.ConfigEntries().Set(e, nil); err != nil {
-					b.Error(err)
-				}
-			}
-		}()
-	}
-	for _, e := range entries {
-		ch <- e
-	}
-	close(ch)
-	wg.Wait()
+	each(b, entries, func(e capi.ConfigEntry) error {
+		_, _, err := c.ConfigEntries().Set(e, nil)
+		return err
+	})
 }

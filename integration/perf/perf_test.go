@@ -49,26 +49,33 @@ type result struct {
 
 var results []result
 
-// parallel creates objects with 8 workers (the floor and the SMI objects alike).
-func parallel(b *testing.B, c client.Client, objs []client.Object) {
-	ch := make(chan client.Object)
+// clientWorkers is how many requests a benchmark client has in flight: the
+// floors and the SMI creates alike.
+const clientWorkers = 8
+
+// each runs fn on every item with clientWorkers workers; errors fail b.
+func each[T any](b *testing.B, items []T, fn func(T) error) {
+	ch := make(chan T)
 	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range ch {
-				if err := c.Create(context.Background(), o); err != nil {
+	for range clientWorkers {
+		wg.Go(func() {
+			for it := range ch {
+				if err := fn(it); err != nil {
 					b.Error(err)
 				}
 			}
-		}()
+		})
 	}
-	for _, o := range objs {
-		ch <- o
+	for _, it := range items {
+		ch <- it
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// parallel creates objects with clientWorkers workers.
+func parallel(b *testing.B, c client.Client, objs []client.Object) {
+	each(b, objs, func(o client.Object) error { return c.Create(context.Background(), o) })
 }
 
 func BenchmarkConvergence(b *testing.B) {
