@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/smi-adapter/smi-adapter/core/controller"
@@ -112,6 +113,7 @@ type Options struct {
 // serving the conversion webhook (and the controller, with Options.Backend).
 // Always call Stop, also when Start fails part way.
 func Start(o Options) (*Env, error) {
+	setLoggerOnce.Do(func() { logf.SetLogger(ringLogger()) })
 	assets, err := Assets()
 	if err != nil {
 		return nil, err
