@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -90,7 +91,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 		})))).
 		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
 			// The access keys behind the root list it as a split root.
-			return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehind(ctx, o.Namespace, o.Spec.Service)...)
+			return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehindName(ctx, o.Namespace, o.Spec.Service)...)
 		}))).
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, keys(func(ctx context.Context, o *specsv1alpha4.HTTPRouteGroup) []model.Key {
 			return m.routeKeys(ctx, normalize.KindHTTPRouteGroup, o.Namespace, o.Name)
@@ -137,28 +138,42 @@ func (m *mapper) serviceKeys(ctx context.Context, svc *corev1.Service) []model.K
 	out := m.splitKeysOfService(ctx, ns, name)
 	// Access keys list the Services in front of their pods: the accounts of
 	// the pods this Service selects are affected.
-	return append(out, m.accessKeysBehind(ctx, ns, name)...)
+	return append(out, m.accessKeysBehind(ctx, svc)...)
 }
 
-// accessKeysBehind: the access keys of the accounts whose pods a Service selects.
-func (m *mapper) accessKeysBehind(ctx context.Context, ns, name string) []model.Key {
+// accessKeysBehindName: accessKeysBehind of the Service ns/name, if it exists.
+func (m *mapper) accessKeysBehindName(ctx context.Context, ns, name string) []model.Key {
 	var svc corev1.Service
-	if err := m.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil || len(svc.Spec.Selector) == 0 {
+	if err := m.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
+		return nil
+	}
+	return m.accessKeysBehind(ctx, &svc)
+}
+
+// accessKeysBehind: the access keys of the accounts whose pods svc selects
+// (given the old and the new form of a Service, each selector is followed).
+func (m *mapper) accessKeysBehind(ctx context.Context, svc *corev1.Service) []model.Key {
+	ns := svc.Namespace
+	if len(svc.Spec.Selector) == 0 {
 		return nil
 	}
 	var pods corev1.PodList
-	if err := m.c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(svc.Spec.Selector)); err != nil {
-		logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+name)
+	if err := m.c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(svc.Spec.Selector), client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+svc.Name)
 		return nil
 	}
-	seen := map[model.Key]bool{}
+	seen := map[string]bool{}
 	var out []model.Key
 	for i := range pods.Items {
-		for _, k := range m.podKeys(ctx, &pods.Items[i]) {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
+		sa := normalize.ServiceAccountOf(&pods.Items[i])
+		if seen[sa] {
+			continue
+		}
+		seen[sa] = true
+		key := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: sa}
+		var tts accessv1alpha3.TrafficTargetList
+		if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.MatchingFields{indexKey: key.String()}, client.UnsafeDisableDeepCopy); err != nil || len(tts.Items) > 0 {
+			out = append(out, key) // on error, reconcile rather than miss it
 		}
 	}
 	return out
@@ -178,21 +193,78 @@ func (m *mapper) splitKeysOfService(ctx context.Context, ns, name string) []mode
 
 // podKeys: a pod matters only to the access key of its service account, and
 // only if some TrafficTarget names that account.
-func (m *mapper) podKeys(ctx context.Context, p *corev1.Pod) []model.Key {
-	sa := p.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
-	key := model.Key{Kind: model.KeyAccess, Namespace: p.Namespace, Name: sa}
-	var tts accessv1alpha3.TrafficTargetList
-	if err := m.c.List(ctx, &tts, client.InNamespace(p.Namespace), client.MatchingFields{indexKey: key.String()}); err != nil {
-		logf.FromContext(ctx).Error(err, "list TrafficTargets by destination", "key", key.String())
-		return []model.Key{key}
-	}
-	if len(tts.Items) == 0 {
+// podKeys: the access keys a pod's appearance, change or removal affects —
+// its own identity's (its workloads, ports, probes, Services), and those of
+// other identities one of whose pods shares a selector label with it: such a
+// pod can make their selectors select it (they must narrow) or stop doing so.
+// Given the old and new form of a pod, it covers both. Only identities some
+// TrafficTarget names as destination have a key.
+func (m *mapper) podKeys(ctx context.Context, pods ...*corev1.Pod) []model.Key {
+	if len(pods) == 0 {
 		return nil
 	}
-	return []model.Key{key}
+	ns := pods[0].Namespace
+	var tts accessv1alpha3.TrafficTargetList
+	if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficTargets of namespace", "namespace", ns)
+		var out []model.Key // the pod's own identity at least
+		for _, p := range pods {
+			out = append(out, model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(p)})
+		}
+		return out
+	}
+	destinations := map[model.Key]bool{}
+	for i := range tts.Items {
+		if k := normalize.AccessKey(&tts.Items[i]); k.Namespace == ns {
+			destinations[k] = true
+		}
+	}
+	if len(destinations) == 0 {
+		return nil
+	}
+	affected := map[model.Key]bool{}
+	own := map[string]bool{}
+	for _, p := range pods {
+		own[normalize.ServiceAccountOf(p)] = true
+		affected[model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(p)}] = true
+	}
+	if !allOwn(destinations, own) {
+		var all corev1.PodList
+		if err := m.c.List(ctx, &all, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "list pods of namespace", "namespace", ns)
+		}
+		for i := range all.Items {
+			q := &all.Items[i]
+			k := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(q)}
+			if affected[k] || !destinations[k] {
+				continue
+			}
+			for _, p := range pods {
+				if normalize.SharesSelectorLabel(p, q) {
+					affected[k] = true
+					break
+				}
+			}
+		}
+	}
+	var out []model.Key
+	for k := range affected {
+		if destinations[k] {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b model.Key) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// allOwn: every destination is one of the pods' own identities.
+func allOwn(destinations map[model.Key]bool, own map[string]bool) bool {
+	for k := range destinations {
+		if !own[k.Name] {
+			return false
+		}
+	}
+	return true
 }
 
 type queue = workqueue.TypedRateLimitingInterface[model.Key]
@@ -285,7 +357,7 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 				terminal(o) == terminal(n) && equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
 				return
 			}
-			enqueue(q, m.podKeys(ctx, n)...)
+			enqueue(q, m.podKeys(ctx, o, n)...)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {
 			enqueue(q, m.podKeys(ctx, e.Object)...)

@@ -131,6 +131,23 @@ func sharedLabels(pods []*corev1.Pod) map[string]string {
 	return sel
 }
 
+// SharesSelectorLabel reports whether a and b share a label (key and value)
+// that a selector chosen by Workloads may use. Only then can b's labels
+// change the selectors of a's identity: a pod that shares none of them with
+// an identity's pods is never selected by its selectors, and never makes
+// them inexact.
+func SharesSelectorLabel(a, b *corev1.Pod) bool {
+	for k, v := range a.Labels {
+		if w, ok := b.Labels[k]; ok && w == v && !slices.Contains(perPodLabels, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServiceAccountOf is the identity a pod runs as ("default" when unset).
+func ServiceAccountOf(p *corev1.Pod) string { return serviceAccountOf(p) }
+
 func selectsAny(sel map[string]string, pods []*corev1.Pod) bool {
 	for _, p := range pods {
 		if selects(sel, p.Labels) {

@@ -19,6 +19,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
 func get(gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
@@ -165,4 +166,50 @@ func TestAccessObjects(t *testing.T) {
 	if ap, _, _ := unstructured.NestedString(srv.Object, "spec", "accessPolicy"); ap != "deny" {
 		t.Errorf("Server accessPolicy %q", ap)
 	}
+}
+
+// TestServiceMovesToAnotherAccount: the Service shop selects api's pods, so
+// api's TrafficTarget writes shop's ServiceProfile (per-route metrics). When
+// shop's selector moves to web's pods, the profile passes to web's
+// TrafficTarget: the old selector's account is reconciled too, and drops it.
+func TestServiceMovesToAnotherAccount(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	for _, sa := range []string{"api", "web"} {
+		create(t, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-0", Labels: map[string]string{"app": sa}},
+			Spec: corev1.PodSpec{ServiceAccountName: sa, AutomountServiceAccountToken: new(false), Containers: []corev1.Container{{
+				Name: "c", Image: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}}},
+			&accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa},
+				Spec: accessv1alpha3.TrafficTargetSpec{
+					Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: sa},
+					Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "HTTPRouteGroup", Name: "routes"}},
+					Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "prometheus", Namespace: "monitoring"}},
+				}})
+	}
+	shop := svc(ns, "shop")
+	shop.Spec.Selector = map[string]string{"app": "api"}
+	create(t, shop, &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"},
+		Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "metrics", PathRegex: "/metrics", Methods: []string{"GET"}}}}})
+	heldBy := func(sa string) error {
+		sp, err := get(linkerd.ServiceProfileGVK, ns, linkerd.ServiceProfileName("shop", ns, "cluster.local"))
+		if err != nil {
+			return err
+		}
+		if want := (model.Key{Kind: model.KeyAccess, Namespace: ns, Name: sa}).String(); sp.GetAnnotations()[kubesink.AnnotationKey] != want {
+			return fmt.Errorf("ServiceProfile held for %q, want %q", sp.GetAnnotations()[kubesink.AnnotationKey], want)
+		}
+		tt := &accessv1alpha3.TrafficTarget{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: sa}, tt); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(tt.Status.Conditions, common.ConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("%s programmed %+v", sa, c)
+		}
+		return nil
+	}
+	eventually(t, func() error { return heldBy("api") })
+	if err := env.Update(ctx, shop, func() { shop.Spec.Selector = map[string]string{"app": "web"} }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error { return heldBy("web") })
 }
