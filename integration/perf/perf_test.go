@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
@@ -42,6 +43,10 @@ type result struct {
 	floorWrites                       int // the floor's writes (0: as many as the mesh writes)
 	n                                 int
 	floor, converge                   time.Duration
+	// sameWrites: a plain client making every API write the controller makes
+	// (live: the SMI creates too), in the same control plane.
+	sameWrites    time.Duration
+	sameWritesCPU cpuUse
 	nativeWrites, statusWrites, recon float64
 	peakRSSMB, heapMB, syncErrors     float64
 	notConverged                      string
@@ -125,7 +130,8 @@ func converge(b *testing.B, n int, cold bool) result {
 	var splits, targets []client.Object
 	for i := range namespaces {
 		ns, floorNS := fmt.Sprintf("perf-%d", i), fmt.Sprintf("floor-%d", i)
-		nss = append(nss, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: floorNS}})
+		nss = append(nss, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: floorNS}},
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sameWritesNS(ns)}})
 		smi = append(smi, &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"},
 			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "read", PathRegex: "/api", Methods: []string{"GET"}}}}})
 		for j := range perNS/2 - 1 + 1 {
@@ -196,6 +202,8 @@ func converge(b *testing.B, n int, cold bool) result {
 	floor := time.Since(start)
 	floorCPU := cp.read().minus(cpu0)
 
+	sameWrites, sameWritesCPU := sameWritesFloor(b, c, cp, smi, native, cold)
+
 	bin := buildController(b)
 	var ctrl *controllerProcess
 	if cold {
@@ -226,7 +234,7 @@ func converge(b *testing.B, n int, cold bool) result {
 	conv := time.Since(start)
 	used := cp.read().minus(cpu0)
 	used.controller = cpuSeconds(cp.controller) // it started in the window or just before it
-	r := result{n: n, cold: cold, floor: floor, meshConverged: mesh, converge: conv, notConverged: notConverged, floorCPU: floorCPU, cpu: used,
+	r := result{n: n, cold: cold, floor: floor, sameWrites: sameWrites, sameWritesCPU: sameWritesCPU, meshConverged: mesh, converge: conv, notConverged: notConverged, floorCPU: floorCPU, cpu: used,
 		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total"),
 		statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
 		recon:        ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0,
@@ -234,6 +242,97 @@ func converge(b *testing.B, n int, cold bool) result {
 		peakRSSMB:    ctrl.peakRSS()}
 	ctrl.saveProfiles(b, name)
 	return r
+}
+
+func sameWritesNS(ns string) string { return "same-" + ns }
+
+// sameWritesFloor times a plain client making the API writes the controller
+// makes to converge: one mesh object per split and per target and one status
+// patch (Accepted and Programmed, as the controller writes them) per SMI
+// object, plus, live, the SMI creates. Copies of the objects in namespaces of
+// their own; removed (not timed) before the controller starts. What is left
+// between this floor and the controller's convergence is the controller's own
+// cost: watching, deciding, waiting.
+func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, smi, native []client.Object, cold bool) (time.Duration, cpuUse) {
+	ctx := context.Background()
+	var smiCopies, nativeCopies []client.Object
+	for _, o := range smi {
+		o = o.DeepCopyObject().(client.Object)
+		o.SetNamespace(sameWritesNS(o.GetNamespace()))
+		smiCopies = append(smiCopies, o)
+	}
+	for _, o := range native {
+		o = o.DeepCopyObject().(client.Object)
+		o.SetNamespace(sameWritesNS(strings.Replace(o.GetNamespace(), "floor-", "perf-", 1)))
+		nativeCopies = append(nativeCopies, o)
+	}
+	if cold {
+		b.StopTimer()
+		parallel(b, c, smiCopies)
+		b.StartTimer()
+	}
+	now := metav1.Now()
+	var jobs []func() error
+	for i, o := range smiCopies {
+		jobs = append(jobs, func() error {
+			if !cold {
+				if err := c.Create(ctx, o); err != nil {
+					return err
+				}
+			}
+			before := o.DeepCopyObject().(client.Object)
+			st := smiStatus(o)
+			st.Conditions = []metav1.Condition{
+				{Type: common.ConditionAccepted, Status: metav1.ConditionTrue, Reason: "Accepted", Message: "Valid and all references resolved", ObservedGeneration: o.GetGeneration(), LastTransitionTime: now},
+				{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed", Message: "backend istio is in sync", ObservedGeneration: o.GetGeneration(), LastTransitionTime: now},
+			}
+			return c.Status().Patch(ctx, o, client.MergeFrom(before))
+		})
+		if i < len(nativeCopies) {
+			jobs = append(jobs, func() error { return c.Create(ctx, nativeCopies[i]) })
+		}
+	}
+	for _, o := range nativeCopies[min(len(smiCopies), len(nativeCopies)):] {
+		jobs = append(jobs, func() error { return c.Create(ctx, o) })
+	}
+	cpu0 := cp.read()
+	start := time.Now()
+	each(b, jobs, func(job func() error) error { return job() })
+	d, used := time.Since(start), cp.read().minus(cpu0)
+
+	b.StopTimer()
+	defer b.StartTimer()
+	seen := map[string]bool{}
+	for _, o := range smiCopies {
+		if seen[o.GetNamespace()] {
+			continue
+		}
+		seen[o.GetNamespace()] = true
+		for _, kind := range []client.Object{&splitv1alpha4.TrafficSplit{}, &accessv1alpha3.TrafficTarget{}, &specsv1alpha4.HTTPRouteGroup{}, kindOf(istio.VirtualServiceGVK), kindOf(istio.AuthorizationPolicyGVK)} {
+			if err := c.DeleteAllOf(ctx, kind, client.InNamespace(o.GetNamespace())); err != nil {
+				b.Fatalf("remove the same-writes floor's objects: %v", err)
+			}
+		}
+	}
+	return d, used
+}
+
+func kindOf(gvk schema.GroupVersionKind) client.Object {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+func smiStatus(o client.Object) *common.Status {
+	switch o := o.(type) {
+	case *splitv1alpha4.TrafficSplit:
+		return &o.Status
+	case *accessv1alpha3.TrafficTarget:
+		return &o.Status
+	case *specsv1alpha4.HTTPRouteGroup:
+		return &o.Status
+	}
+	panic(fmt.Sprintf("no status: %T", o))
 }
 
 // waitConverged waits until the controller has created every mesh object
@@ -341,6 +440,19 @@ func writeReport(b *testing.B) {
 			r.meshConverged.Round(time.Millisecond), float64(r.meshConverged)/float64(r.floor), r.converge.Round(time.Millisecond),
 			float64(r.converge)/float64(r.floor), r.nativeWrites, r.statusWrites, r.recon, r.heapMB, r.peakRSSMB)
 	}
+	s.WriteString("\n*Same-writes floor*: a plain client (8 workers) making every API write the controller makes to converge — one mesh object per TrafficSplit and TrafficTarget and one status patch (`Accepted` and `Programmed`) per SMI object, and in the live run the SMI creates too — on copies in namespaces of their own, in the same control plane (removed before the controller starts). The gap to it is what the controller itself costs: watching, deciding, waiting.\n\n")
+	s.WriteString("| N | run | floor | same-writes floor | all Programmed | ratio to the same-writes floor | kube-apiserver CPU-s: same writes / smi-adapter |\n|---|---|---|---|---|---|---|\n")
+	for _, r := range results {
+		if r.mesh == "consul" || r.notConverged != "" || r.sameWrites == 0 {
+			continue
+		}
+		run := "live"
+		if r.cold {
+			run = "cold start"
+		}
+		fmt.Fprintf(&s, "| %d | %s | %s | %s | %s | %.2f× | %.1f / %.1f |\n", r.n, run, r.floor.Round(time.Millisecond), r.sameWrites.Round(time.Millisecond),
+			r.converge.Round(time.Millisecond), float64(r.converge)/float64(r.sameWrites), r.sameWritesCPU.apiserver, r.cpu.apiserver)
+	}
 	s.WriteString("\nCPU seconds used during each window, by process (2 cores: the window's length × 2 is all there is). The conversion webhook runs in the benchmark's process, with the client creating the objects.\n\n")
 	s.WriteString("| N | window | length | kube-apiserver | etcd | smi-adapter | webhook + client | total |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
@@ -356,6 +468,9 @@ func writeReport(b *testing.B) {
 				u.apiserver+u.etcd+u.controller+u.bench)
 		}
 		row("floor (before "+run+")", r.floor, r.floorCPU)
+		if r.sameWrites > 0 {
+			row("same-writes floor (before "+run+")", r.sameWrites, r.sameWritesCPU)
+		}
 		row(run, r.converge, r.cpu)
 	}
 	if len(consulRows) > 0 {
