@@ -180,7 +180,7 @@ func (b *Backend) Watches() []controller.Watch {
 				}
 			}
 			return keys
-		}, Indexes: []controller.FieldIndex{{Field: indexForeignHost, Extract: foreignHosts}}},
-		{GVK: AuthorizationPolicyGVK, Map: owned},
+		}, Indexes: []controller.FieldIndex{{Field: indexForeignHost, Extract: foreignHosts}, kubesink.KeyHashIndex}},
+		{GVK: AuthorizationPolicyGVK, Map: owned, Indexes: []controller.FieldIndex{kubesink.KeyHashIndex}},
 	}
 }

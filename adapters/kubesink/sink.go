@@ -73,6 +73,26 @@ type Sink struct {
 	Kinds []schema.GroupVersionKind
 }
 
+// IndexKeyHash is the cache field index of the objects smi-adapter owns, by
+// the key they were written for (its KeyHash): pruning a key finds its
+// objects without reading the labels of every object of the namespace. A
+// backend that uses a Sink declares it on each kind it writes (KeyHashIndex).
+const IndexKeyHash = "smi.keyhash"
+
+// KeyHashIndex is the IndexKeyHash field index, for controller.Watch.
+var KeyHashIndex = controller.FieldIndex{Field: IndexKeyHash, Extract: func(u *unstructured.Unstructured) []string {
+	// Read in place: GetLabels copies the map.
+	labels, _, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "labels")
+	l, _ := labels.(map[string]any)
+	if l[LabelManagedBy] != ManagedBy {
+		return nil
+	}
+	if h, ok := l[LabelKeyHash].(string); ok {
+		return []string{h}
+	}
+	return nil
+}}
+
 // KeyHash is the label value that marks objects written for key.
 func KeyHash(key model.Key) string {
 	sum := sha256.Sum256([]byte(key.String()))
@@ -179,7 +199,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 		for _, gvk := range s.Kinds {
 			list := &unstructured.UnstructuredList{}
 			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-			if err := s.Client.List(ctx, list, client.InNamespace(key.Namespace), client.MatchingLabels{LabelManagedBy: ManagedBy, LabelKeyHash: hash}); err != nil {
+			if err := s.Client.List(ctx, list, client.InNamespace(key.Namespace), client.MatchingFields{IndexKeyHash: hash}); err != nil {
 				errs = multierror.Append(errs, fmt.Errorf("list %s: %w", gvk.Kind, err))
 				continue
 			}

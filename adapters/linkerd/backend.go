@@ -121,7 +121,7 @@ func (b *Backend) Watches() []controller.Watch {
 				return nil
 			}
 		}
-		out = append(out, controller.Watch{GVK: gvk, Map: m})
+		out = append(out, controller.Watch{GVK: gvk, Map: m, Indexes: []controller.FieldIndex{kubesink.KeyHashIndex}})
 	}
 	return out
 }

@@ -136,8 +136,8 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	cp := newCPUMeter(ctrl)
 	cp.agent = agent.Pid()
 	cpu0 := cp.read()
-	ctrl.profileCPU("consul", 5*time.Second)
-	profileURL("http://"+agent.Addr+"/debug/pprof", "consul-agent", 5*time.Second)
+	ctrl.profileCPU("consul", profileSeconds())
+	profileURL("http://"+agent.Addr+"/debug/pprof", "consul-agent", profileSeconds())
 	start = time.Now()
 	parallel(b, c, smi)
 	want := namespaces * per * 2

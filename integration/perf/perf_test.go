@@ -231,8 +231,8 @@ func converge(b *testing.B, n int, cold bool) result {
 	if cold {
 		name += "-cold"
 	}
-	ctrl.profileCPU(name, 5*time.Second)
-	profileAPIServer(env, name, 5*time.Second)
+	ctrl.profileCPU(name, profileSeconds())
+	profileAPIServer(env, name, profileSeconds())
 	if os.Getenv("SMI_PERF_PROFILES") != "" {
 		b.Logf("%s: timed from %s", name, start.UTC().Format(time.RFC3339Nano))
 	}
@@ -358,7 +358,7 @@ func waitConverged(ctrl *controllerProcess, c client.Client, start time.Time, wa
 		if time.Since(start) > 5*time.Minute {
 			return mesh, fmt.Sprintf("%.0f of %d mesh objects created, %.0f status writes after 5 min", creates, wantNative, statuses)
 		}
-		time.Sleep(100 * time.Millisecond) // a scrape costs the controller a few ms
+		time.Sleep(200 * time.Millisecond) // a scrape costs the controller a few ms
 	}
 	return mesh, waitProgrammed(c, start, wantProgrammed)
 }
