@@ -22,12 +22,24 @@ const (
 
 func routeIndexValue(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
+// fieldIndex is one index of the SMI and core objects on the cache.
+type fieldIndex struct {
+	obj   client.Object
+	field string
+	fn    client.IndexerFunc
+}
+
 func setupIndexes(ctx context.Context, fi client.FieldIndexer) error {
-	idx := []struct {
-		obj   client.Object
-		field string
-		fn    client.IndexerFunc
-	}{
+	for _, i := range indexes() {
+		if err := fi.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
+			return fmt.Errorf("index %T %s: %w", i.obj, i.field, err)
+		}
+	}
+	return nil
+}
+
+func indexes() []fieldIndex {
+	return []fieldIndex{
 		{&accessv1alpha3.TrafficTarget{}, indexKey, func(o client.Object) []string {
 			return []string{normalize.AccessKey(o.(*accessv1alpha3.TrafficTarget)).String()}
 		}},
@@ -67,10 +79,4 @@ func setupIndexes(ctx context.Context, fi client.FieldIndexer) error {
 			return []string{p.Namespace + "/" + sa}
 		}},
 	}
-	for _, i := range idx {
-		if err := fi.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
-			return fmt.Errorf("index %T %s: %w", i.obj, i.field, err)
-		}
-	}
-	return nil
 }

@@ -86,27 +86,36 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	return b.
 		Named("smi").
 		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers, SkipNameValidation: &cfg.SkipNameValidation}).
-		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, newGrantsWait(keys(func(ctx context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
-			return []model.Key{normalize.AccessKey(o)}
-		})))).
-		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
-			// The access keys behind the root list it as a split root.
-			return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehindName(ctx, o.Namespace, o.Spec.Service)...)
-		}))).
-		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, keys(func(ctx context.Context, o *specsv1alpha4.HTTPRouteGroup) []model.Key {
-			return m.routeKeys(ctx, normalize.KindHTTPRouteGroup, o.Namespace, o.Name)
-		}))).
-		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.TCPRoute{}, keys(func(ctx context.Context, o *specsv1alpha4.TCPRoute) []model.Key {
-			return m.routeKeys(ctx, normalize.KindTCPRoute, o.Namespace, o.Name)
-		}))).
-		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.UDPRoute{}, keys(func(ctx context.Context, o *specsv1alpha4.UDPRoute) []model.Key {
-			return m.routeKeys(ctx, normalize.KindUDPRoute, o.Namespace, o.Name)
-		}))).
-		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, keys(func(ctx context.Context, o *corev1.Service) []model.Key {
-			return m.serviceKeys(ctx, o)
-		}))).
+		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, targetHandler())).
+		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, m.splitHandler())).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, routeHandler[*specsv1alpha4.HTTPRouteGroup](m, normalize.KindHTTPRouteGroup))).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.TCPRoute{}, routeHandler[*specsv1alpha4.TCPRoute](m, normalize.KindTCPRoute))).
+		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.UDPRoute{}, routeHandler[*specsv1alpha4.UDPRoute](m, normalize.KindUDPRoute))).
+		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, keys(m.serviceKeys))).
 		WatchesRawSource(source.TypedKind(c, &corev1.Pod{}, podHandler(m))).
 		Complete(r)
+}
+
+// targetHandler: a TrafficTarget's key (its destination's); a new grant waits.
+func targetHandler() handler.TypedFuncs[*accessv1alpha3.TrafficTarget, model.Key] {
+	return newGrantsWait(keys(func(_ context.Context, o *accessv1alpha3.TrafficTarget) []model.Key {
+		return []model.Key{normalize.AccessKey(o)}
+	}))
+}
+
+// splitHandler: a TrafficSplit's key, and the access keys behind its root
+// (their policies list the root as a split root).
+func (m *mapper) splitHandler() handler.TypedFuncs[*splitv1alpha4.TrafficSplit, model.Key] {
+	return keys(func(ctx context.Context, o *splitv1alpha4.TrafficSplit) []model.Key {
+		return append([]model.Key{normalize.SplitKey(o)}, m.accessKeysBehindName(ctx, o.Namespace, o.Spec.Service)...)
+	})
+}
+
+// routeHandler: a route's own key and the keys of the objects that use it.
+func routeHandler[T client.Object](m *mapper, kind string) handler.TypedFuncs[T, model.Key] {
+	return keys(func(ctx context.Context, o T) []model.Key {
+		return m.routeKeys(ctx, kind, o.GetNamespace(), o.GetName())
+	})
 }
 
 // mapper turns a change of a referenced object into the keys it affects,

@@ -1,0 +1,369 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
+)
+
+// TestEveryAffectedKeyIsEnqueued: on random namespaces and one random change
+// (an object created, deleted or edited), every key whose model or problems
+// the change alters is among the keys the watch handlers enqueue — read from
+// a client that already holds the new state, as the informer cache does when
+// handlers run. A key missed here keeps a stale policy until the next resync
+// (a pod taking another identity's labels once left a policy wider than SMI).
+func TestEveryAffectedKeyIsEnqueued(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	changed := 0
+	for round := range 3000 {
+		g := &world{r: r}
+		before := g.random()
+		after, old, new := g.change(before)
+		must := affected(t, before, after)
+		got := enqueued(t, scheme, after, old, new)
+		for _, k := range must {
+			if !got[k] {
+				t.Fatalf("round %d: %s changed %s but the handlers enqueued only %v\nbefore: %s\nafter: %s",
+					round, describe(old, new), k, keysOf(got), dump(before), dump(after))
+			}
+		}
+		if len(must) > 0 {
+			changed++
+		}
+	}
+	if changed < 1000 {
+		t.Fatalf("only %d of 3000 changes affected a key: the generator is too weak", changed)
+	}
+}
+
+const ns = "ns"
+
+var (
+	accounts = []string{"a", "b", "c"}
+	services = []string{"s1", "s2", "s3"}
+	labelSet = []map[string]string{{"app": "x"}, {"app": "y"}, {"app": "x", "tier": "1"}, {"tier": "1"}, {"app": "y", "tier": "2"}, {}}
+)
+
+type world struct {
+	r *rand.Rand
+	n int
+}
+
+func (g *world) pick(s []string) string { return s[g.r.IntN(len(s))] }
+
+func (g *world) name(prefix string) string {
+	g.n++
+	return fmt.Sprintf("%s%d", prefix, g.n)
+}
+
+func (g *world) labels() map[string]string {
+	out := map[string]string{}
+	for k, v := range labelSet[g.r.IntN(len(labelSet))] {
+		out[k] = v
+	}
+	return out
+}
+
+func (g *world) pod() client.Object {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("pod"), Labels: g.labels()},
+		Spec: corev1.PodSpec{ServiceAccountName: g.pick(accounts), Containers: []corev1.Container{{Name: "c",
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(8080 + g.r.IntN(2))}}}}}}
+}
+
+func (g *world) service(name string) client.Object {
+	sel := g.labels()
+	if len(sel) == 0 {
+		sel = nil
+	}
+	port := corev1.ServicePort{Name: g.pick([]string{"http", "tcp"}), Port: 80}
+	if g.r.IntN(2) == 0 {
+		port.TargetPort = intstr.FromString("http")
+	}
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
+}
+
+func (g *world) target() client.Object {
+	rule := accessv1alpha3.TrafficTargetRule{Kind: "HTTPRouteGroup", Name: g.pick([]string{"routes", "missing"})}
+	if g.r.IntN(3) == 0 {
+		rule = accessv1alpha3.TrafficTargetRule{Kind: "TCPRoute", Name: "tcp"}
+	}
+	return &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("tt")},
+		Spec: accessv1alpha3.TrafficTargetSpec{
+			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: g.pick(accounts)},
+			Rules:       []accessv1alpha3.TrafficTargetRule{rule},
+			Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: g.pick(accounts)}},
+		}}
+}
+
+func (g *world) split() client.Object {
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("ts")},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: g.pick(services),
+			Backends: []splitv1alpha4.TrafficSplitBackend{{Service: g.pick(services), Weight: 1}, {Service: g.pick(append(services, "gone")), Weight: 2}}}}
+	if g.r.IntN(3) == 0 {
+		ts.Spec.Matches = []splitv1alpha4.TrafficSplitMatch{{Kind: "HTTPRouteGroup", Name: "routes"}}
+	}
+	return ts
+}
+
+func (g *world) routes() client.Object {
+	m := []specsv1alpha4.HTTPMatch{{Name: "read", PathRegex: "/api", Methods: []string{"GET"}}}
+	if g.r.IntN(2) == 0 {
+		m = append(m, specsv1alpha4.HTTPMatch{Name: "write", PathRegex: "/api", Methods: []string{"POST"}})
+	}
+	return &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"}, Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: m}}
+}
+
+func (g *world) random() []client.Object {
+	var out []client.Object
+	for range g.r.IntN(5) {
+		out = append(out, g.pod())
+	}
+	for _, s := range services {
+		if g.r.IntN(4) > 0 {
+			out = append(out, g.service(s))
+		}
+	}
+	for range g.r.IntN(4) {
+		out = append(out, g.target())
+	}
+	for range g.r.IntN(3) {
+		out = append(out, g.split())
+	}
+	if g.r.IntN(3) > 0 {
+		out = append(out, g.routes())
+	}
+	if g.r.IntN(2) == 0 {
+		out = append(out, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tcp"}})
+	}
+	return out
+}
+
+// change returns the world after one change, and the object before and
+// after it (nil when created or deleted).
+func (g *world) change(w []client.Object) (after []client.Object, old, new client.Object) {
+	after = append([]client.Object(nil), w...)
+	switch op := g.r.IntN(3); {
+	case op == 0 || len(w) == 0: // create
+		switch g.r.IntN(5) {
+		case 0:
+			new = g.pod()
+		case 1:
+			new = g.service(g.name("svc"))
+			if g.r.IntN(2) == 0 {
+				new = g.service(g.pick(services))
+			}
+		case 2:
+			new = g.target()
+		case 3:
+			new = g.split()
+		default:
+			new = g.routes()
+		}
+		for _, o := range w {
+			if sameObject(o, new) {
+				return g.change(w) // it exists: another change
+			}
+		}
+		return append(after, new), nil, new
+	case op == 1: // delete
+		i := g.r.IntN(len(w))
+		return append(after[:i], after[i+1:]...), w[i], nil
+	default: // edit
+		i := g.r.IntN(len(w))
+		old = w[i]
+		switch o := old.(type) {
+		case *corev1.Pod:
+			p := o.DeepCopy()
+			p.Labels = g.labels()
+			new = p
+		case *corev1.Service:
+			s := g.service(o.Name)
+			new = s
+		case *accessv1alpha3.TrafficTarget:
+			tt := g.target().(*accessv1alpha3.TrafficTarget)
+			tt.Name = o.Name
+			new = tt
+		case *splitv1alpha4.TrafficSplit:
+			ts := g.split().(*splitv1alpha4.TrafficSplit)
+			ts.Name = o.Name
+			new = ts
+		case *specsv1alpha4.HTTPRouteGroup:
+			new = g.routes()
+		default:
+			return g.change(w)
+		}
+		after[i] = new
+		return after, old, new
+	}
+}
+
+func sameObject(a, b client.Object) bool {
+	return fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b) && a.GetName() == b.GetName()
+}
+
+// affected lists the keys whose model slice or problems differ between the worlds.
+func affected(t *testing.T, before, after []client.Object) []model.Key {
+	var universe []model.Key
+	for _, sa := range append(accounts, "default") {
+		universe = append(universe, model.Key{Kind: model.KeyAccess, Namespace: ns, Name: sa})
+	}
+	for _, w := range [][]client.Object{before, after} {
+		for _, o := range w {
+			if s, ok := o.(*corev1.Service); ok {
+				universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: ns, Name: s.Name})
+			}
+		}
+	}
+	for _, s := range services {
+		universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: ns, Name: s})
+	}
+	universe = append(universe, model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindHTTPRouteGroup, Namespace: ns, Name: "routes"},
+		model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindTCPRoute, Namespace: ns, Name: "tcp"})
+	mb, ma := memory(t, before), memory(t, after)
+	seen := map[model.Key]bool{}
+	var out []model.Key
+	for _, k := range universe {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if build(k, mb) != build(k, ma) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func memory(t *testing.T, w []client.Object) *normalize.Memory {
+	objs := make([]runtime.Object, len(w))
+	for i, o := range w {
+		objs[i] = o
+	}
+	m, err := normalize.NewMemory(ns, objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// build renders a key's model and problems.
+func build(k model.Key, s normalize.Source) string {
+	slice, problems := normalize.Build(k, s)
+	b, _ := json.Marshal(slice)
+	var lines []string
+	for ref, err := range problems {
+		if err != nil {
+			lines = append(lines, ref.String()+": "+err.Error())
+		}
+	}
+	sort.Strings(lines)
+	return string(b) + "\n" + strings.Join(lines, "\n")
+}
+
+// enqueued runs the handler of the changed object's kind against a client
+// holding the world after the change.
+func enqueued(t *testing.T, scheme *runtime.Scheme, after []client.Object, old, new client.Object) map[model.Key]bool {
+	b := fake.NewClientBuilder().WithScheme(scheme)
+	for _, i := range indexes() {
+		b = b.WithIndex(i.obj, i.field, i.fn)
+	}
+	objs := make([]client.Object, len(after))
+	for i, o := range after {
+		objs[i] = o.DeepCopyObject().(client.Object)
+	}
+	m := &mapper{c: b.WithObjects(objs...).Build()}
+	q := &captureQueue{keys: map[model.Key]bool{}}
+	ctx := context.Background()
+	obj := new
+	if obj == nil {
+		obj = old
+	}
+	switch obj.(type) {
+	case *corev1.Pod:
+		dispatch(ctx, podHandler(m), old, new, q)
+	case *corev1.Service:
+		dispatch(ctx, keys(m.serviceKeys), old, new, q)
+	case *accessv1alpha3.TrafficTarget:
+		dispatch(ctx, targetHandler(), old, new, q)
+	case *splitv1alpha4.TrafficSplit:
+		dispatch(ctx, m.splitHandler(), old, new, q)
+	case *specsv1alpha4.HTTPRouteGroup:
+		dispatch(ctx, routeHandler[*specsv1alpha4.HTTPRouteGroup](m, normalize.KindHTTPRouteGroup), old, new, q)
+	case *specsv1alpha4.TCPRoute:
+		dispatch(ctx, routeHandler[*specsv1alpha4.TCPRoute](m, normalize.KindTCPRoute), old, new, q)
+	default:
+		t.Fatalf("no handler for %T", obj)
+	}
+	return q.keys
+}
+
+func dispatch[T client.Object](ctx context.Context, h handler.TypedEventHandler[T, model.Key], old, new client.Object, q queue) {
+	switch {
+	case old == nil:
+		h.Create(ctx, event.TypedCreateEvent[T]{Object: new.(T)}, q)
+	case new == nil:
+		h.Delete(ctx, event.TypedDeleteEvent[T]{Object: old.(T)}, q)
+	default:
+		h.Update(ctx, event.TypedUpdateEvent[T]{ObjectOld: old.(T), ObjectNew: new.(T)}, q)
+	}
+}
+
+// captureQueue records the keys added to it.
+type captureQueue struct {
+	workqueue.TypedRateLimitingInterface[model.Key]
+	keys map[model.Key]bool
+}
+
+func (q *captureQueue) Add(k model.Key) { q.keys[k] = true }
+
+func keysOf(m map[model.Key]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func describe(old, new client.Object) string {
+	switch {
+	case old == nil:
+		return fmt.Sprintf("creating %T %s", new, new.GetName())
+	case new == nil:
+		return fmt.Sprintf("deleting %T %s", old, old.GetName())
+	}
+	return fmt.Sprintf("editing %T %s", new, new.GetName())
+}
+
+func dump(w []client.Object) string {
+	var out []string
+	for _, o := range w {
+		b, _ := json.Marshal(o)
+		out = append(out, fmt.Sprintf("%T %s", o, b))
+	}
+	return strings.Join(out, "\n")
+}
