@@ -120,16 +120,57 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	if err != nil {
 		b.Fatal(err)
 	}
+	c := env.Client
+	b.StopTimer()
+	for i := range namespaces {
+		pre = append(pre, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sameWritesNS(fmt.Sprintf("consul-perf-%d", i))}})
+	}
+	parallel(b, c, pre)
+	b.StartTimer()
+
+	// The same-writes floor: the SMI creates and status patches on the
+	// Kubernetes side, and every entry write the controller makes (shared
+	// service-defaults written again by their second key) to a third fresh
+	// agent, key by key in the controller's order (splits, then the new grants
+	// that wait behind them).
+	sameAgent, err := harness.StartConsul()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sameAgent.Stop() }()
+	var splitKeys, accessKeys []model.Key
+	for _, k := range mem.Keys() {
+		switch k.Kind {
+		case model.KeySplit:
+			splitKeys = append(splitKeys, k)
+		case model.KeyAccess:
+			accessKeys = append(accessKeys, k)
+		}
+	}
+	var consulJobs []func() error
+	for _, k := range append(append(splitKeys, accessKeys...), model.MeshKey) {
+		slice, _ := normalize.Build(k, mem)
+		keyEntries := consul.Translate(slice, consul.Options{}).Entries
+		sort.SliceStable(keyEntries, func(i, j int) bool { return consul.Order(keyEntries[i].Entry) < consul.Order(keyEntries[j].Entry) })
+		consulJobs = append(consulJobs, func() error {
+			for _, d := range keyEntries {
+				if _, _, err := sameAgent.Client.ConfigEntries().Set(d.Entry, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	sm := newCPUMeter(nil)
+	sm.agent = sameAgent.Pid()
+	sameWrites, sameWritesCPU := sameWritesFloor(b, c, sm, "consul", smi, consulJobs, false)
+
 	args := []string{"--backend-opt=address=" + agent.Addr, "--backend-opt=resync=10m"}
 	if w := os.Getenv("SMI_PERF_WORKERS"); w != "" {
 		args = append(args, "--max-concurrent-reconciles="+w)
 	}
 	ctrl := startController(b, buildController(b), env, "consul", args, controllerEnv())
 	defer ctrl.stop()
-	c := env.Client
-	b.StopTimer()
-	parallel(b, c, pre)
-	b.StartTimer()
 	w0, s0, r0, e0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
 		ctrl.mustCounter(b, "smi_adapter_reconcile_total"), ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total")
 	rs0, rc0 := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
@@ -146,7 +187,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	used := cp.read().minus(cpu0)
 	rs, rc := ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_sum"), ctrl.mustCounter(b, "controller_runtime_reconcile_time_seconds_count")
 	b.Logf("reconciles: %.0f, mean %.1f ms", rc-rc0, 1000*(rs-rs0)/(rc-rc0))
-	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), converge: conv, notConverged: notConverged,
+	return result{mesh: "consul", n: len(smi), floor: floor, floorWrites: len(entries), sameWrites: sameWrites, sameWritesCPU: sameWritesCPU, converge: conv, notConverged: notConverged,
 		nativeWrites: ctrl.mustCounter(b, "smi_adapter_native_writes_total") - w0, statusWrites: ctrl.mustCounter(b, "smi_adapter_status_writes_total") - s0,
 		recon: ctrl.mustCounter(b, "smi_adapter_reconcile_total") - r0, syncErrors: ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total") - e0,
 		peakRSSMB: ctrl.peakRSS(), floorCPU: floorCPU, cpu: used}

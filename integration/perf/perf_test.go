@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -205,7 +204,11 @@ func converge(b *testing.B, n int, cold bool) result {
 	floor := time.Since(start)
 	floorCPU := cp.read().minus(cpu0)
 
-	sameWrites, sameWritesCPU := sameWritesFloor(b, c, cp, smi, native, cold)
+	nativeJobs, removeNative := kubeCreates(b, c, native, func(ns string) string { return sameWritesNS(strings.Replace(ns, "floor-", "perf-", 1)) })
+	sameWrites, sameWritesCPU := sameWritesFloor(b, c, cp, "istio", smi, nativeJobs, cold)
+	b.StopTimer()
+	removeNative()
+	b.StartTimer()
 
 	bin := buildController(b)
 	var ctrl *controllerProcess
@@ -257,38 +260,29 @@ func converge(b *testing.B, n int, cold bool) result {
 func sameWritesNS(ns string) string { return "same-" + ns }
 
 // sameWritesFloor times a plain client making the API writes the controller
-// makes to converge: one mesh object per split and per target and one status
-// patch (Accepted and Programmed, as the controller writes them) per SMI
-// object, plus, live, the SMI creates. Copies of the objects in namespaces of
-// their own; removed (not timed) before the controller starts. What is left
-// between this floor and the controller's convergence is the controller's own
-// cost: watching, deciding, waiting.
-func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, smi, native []client.Object, cold bool) (time.Duration, cpuUse) {
+// makes to converge: one status patch (Accepted and Programmed, as the
+// controller writes them) per SMI object, plus, live, the SMI creates — on
+// copies in namespaces of their own (sameWritesNS, which must exist) — and
+// the mesh writes (mesh: run interleaved with them). The copies are removed
+// (not timed) before it returns. What is left between this floor and the
+// controller's convergence is the controller's own cost: watching, deciding,
+// waiting.
+func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, backend string, smi []client.Object, mesh []func() error, cold bool) (time.Duration, cpuUse) {
 	ctx := context.Background()
-	var smiCopies, nativeCopies []client.Object
+	var copies []client.Object
 	for _, o := range smi {
 		o = o.DeepCopyObject().(client.Object)
 		o.SetNamespace(sameWritesNS(o.GetNamespace()))
-		smiCopies = append(smiCopies, o)
-	}
-	for _, o := range native {
-		o = o.DeepCopyObject().(client.Object)
-		o.SetNamespace(sameWritesNS(strings.Replace(o.GetNamespace(), "floor-", "perf-", 1)))
-		o.SetResourceVersion("") // the floor created the original
-		o.SetUID("")
-		o.SetCreationTimestamp(metav1.Time{})
-		o.SetGeneration(0)
-		o.SetManagedFields(nil)
-		nativeCopies = append(nativeCopies, o)
+		copies = append(copies, o)
 	}
 	if cold {
 		b.StopTimer()
-		parallel(b, c, smiCopies)
+		parallel(b, c, copies)
 		b.StartTimer()
 	}
 	now := metav1.Now()
 	var jobs []func() error
-	for i, o := range smiCopies {
+	for i, o := range copies {
 		jobs = append(jobs, func() error {
 			if !cold {
 				if err := c.Create(ctx, o); err != nil {
@@ -297,7 +291,7 @@ func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, smi, native []c
 			}
 			conds := []metav1.Condition{
 				{Type: common.ConditionAccepted, Status: metav1.ConditionTrue, Reason: "Accepted", Message: "Valid and all references resolved", ObservedGeneration: o.GetGeneration(), LastTransitionTime: now},
-				{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed", Message: "backend istio is in sync", ObservedGeneration: o.GetGeneration(), LastTransitionTime: now},
+				{Type: common.ConditionProgrammed, Status: metav1.ConditionTrue, Reason: "Programmed", Message: "backend " + backend + " is in sync", ObservedGeneration: o.GetGeneration(), LastTransitionTime: now},
 			}
 			patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": conds}})
 			if err != nil {
@@ -305,13 +299,11 @@ func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, smi, native []c
 			}
 			return c.Status().Patch(ctx, o, client.RawPatch(types.MergePatchType, patch))
 		})
-		if i < len(nativeCopies) {
-			jobs = append(jobs, func() error { return c.Create(ctx, nativeCopies[i]) })
+		if i < len(mesh) {
+			jobs = append(jobs, mesh[i])
 		}
 	}
-	for _, o := range nativeCopies[min(len(smiCopies), len(nativeCopies)):] {
-		jobs = append(jobs, func() error { return c.Create(ctx, o) })
-	}
+	jobs = append(jobs, mesh[min(len(copies), len(mesh)):]...)
 	cpu0 := cp.read()
 	start := time.Now()
 	each(b, jobs, func(job func() error) error { return job() })
@@ -320,24 +312,39 @@ func sameWritesFloor(b *testing.B, c client.Client, cp cpuMeter, smi, native []c
 	b.StopTimer()
 	defer b.StartTimer()
 	seen := map[string]bool{}
-	for _, o := range smiCopies {
+	for _, o := range copies {
 		if seen[o.GetNamespace()] {
 			continue
 		}
 		seen[o.GetNamespace()] = true
-		for _, kind := range []client.Object{&splitv1alpha4.TrafficSplit{}, &accessv1alpha3.TrafficTarget{}, &specsv1alpha4.HTTPRouteGroup{}, kindOf(istio.VirtualServiceGVK), kindOf(istio.AuthorizationPolicyGVK)} {
+		for _, kind := range []client.Object{&splitv1alpha4.TrafficSplit{}, &accessv1alpha3.TrafficTarget{}, &specsv1alpha4.HTTPRouteGroup{}} {
 			if err := c.DeleteAllOf(ctx, kind, client.InNamespace(o.GetNamespace())); err != nil {
-				b.Fatalf("remove the same-writes floor's objects: %v", err)
+				b.Fatalf("remove the same-writes floor's SMI objects: %v", err)
 			}
 		}
 	}
 	return d, used
 }
 
-func kindOf(gvk schema.GroupVersionKind) client.Object {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	return u
+// kubeCreates returns jobs creating copies of objs in the same-writes
+// namespaces, and a function that removes them.
+func kubeCreates(b *testing.B, c client.Client, objs []client.Object, namespaceOf func(string) string) (jobs []func() error, remove func()) {
+	ctx := context.Background()
+	var copies []client.Object
+	for _, o := range objs {
+		o = o.DeepCopyObject().(client.Object)
+		o.SetNamespace(namespaceOf(o.GetNamespace()))
+		o.SetResourceVersion("") // the floor created the original
+		o.SetUID("")
+		o.SetCreationTimestamp(metav1.Time{})
+		o.SetGeneration(0)
+		o.SetManagedFields(nil)
+		copies = append(copies, o)
+		jobs = append(jobs, func() error { return c.Create(ctx, o) })
+	}
+	return jobs, func() {
+		each(b, copies, func(o client.Object) error { return client.IgnoreNotFound(c.Delete(ctx, o)) })
+	}
 }
 
 // waitConverged waits until the controller has created every mesh object
@@ -478,15 +485,16 @@ func writeReport(b *testing.B) {
 		row(run, r.converge, r.cpu)
 	}
 	if len(consulRows) > 0 {
-		s.WriteString("\n## Consul\n\nBenchmarkConsulConvergence: N SMI objects (10 namespaces × 50 TrafficSplits and 50 TrafficTargets, one HTTPRouteGroup each) against a real Consul agent. *Floor*: a plain Consul client (8 workers) writing the same config entries, translated offline, to a fresh agent (service-defaults first).\n\n")
-		s.WriteString("| N | floor (entries) | convergence | ratio | entry writes | status writes | reconciles | retried sync errors |\n|---|---|---|---|---|---|---|---|\n")
+		s.WriteString("\n## Consul\n\nBenchmarkConsulConvergence: N SMI objects (10 namespaces × 50 TrafficSplits and 50 TrafficTargets, one HTTPRouteGroup each) against a real Consul agent. *Floor*: a plain Consul client (8 workers) writing the same config entries, translated offline, to a fresh agent (service-defaults first). *Same-writes floor*: the SMI creates and a status patch per SMI object on the Kubernetes side, with every entry write the controller makes (shared service-defaults written again by their second key) to another fresh agent, key by key in the controller's order (splits first), all with the same 8 workers.\n\n")
+		s.WriteString("| N | floor (entries) | convergence | ratio | same-writes floor | ratio to it | entry writes | status writes | reconciles | retried sync errors |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range consulRows {
 			conv, ratio := r.converge.Round(time.Millisecond).String(), fmt.Sprintf("%.2f×", float64(r.converge)/float64(r.floor))
+			same, sameRatio := r.sameWrites.Round(time.Millisecond).String(), fmt.Sprintf("%.2f×", float64(r.converge)/float64(r.sameWrites))
 			if r.notConverged != "" {
-				conv, ratio = "not converged: "+r.notConverged, "—"
+				conv, ratio, sameRatio = "not converged: "+r.notConverged, "—", "—"
 			}
-			fmt.Fprintf(&s, "| %d | %s (%d) | %s | %s | %.0f | %.0f | %.0f | %.0f |\n", r.n, r.floor.Round(time.Millisecond), r.floorWrites, conv, ratio,
-				r.nativeWrites, r.statusWrites, r.recon, r.syncErrors)
+			fmt.Fprintf(&s, "| %d | %s (%d) | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f |\n", r.n, r.floor.Round(time.Millisecond), r.floorWrites, conv, ratio,
+				same, sameRatio, r.nativeWrites, r.statusWrites, r.recon, r.syncErrors)
 		}
 		s.WriteString("\nCPU seconds used during each window, by process (the floor ran with only its agent).\n\n")
 		s.WriteString("| N | window | length | Consul agent | kube-apiserver | etcd | smi-adapter | webhook + client | total |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -495,7 +503,7 @@ func writeReport(b *testing.B) {
 				name string
 				d    time.Duration
 				u    cpuUse
-			}{{"floor", r.floor, r.floorCPU}, {"convergence", r.converge, r.cpu}} {
+			}{{"floor", r.floor, r.floorCPU}, {"same-writes floor", r.sameWrites, r.sameWritesCPU}, {"convergence", r.converge, r.cpu}} {
 				fmt.Fprintf(&s, "| %d | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.n, w.name, w.d.Round(100*time.Millisecond), w.u.agent, w.u.apiserver, w.u.etcd,
 					w.u.controller, w.u.bench, w.u.agent+w.u.apiserver+w.u.etcd+w.u.controller+w.u.bench)
 			}
