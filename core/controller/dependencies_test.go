@@ -66,7 +66,7 @@ func TestEveryAffectedKeyIsEnqueued(t *testing.T) {
 	}
 }
 
-const ns = "ns"
+const depNS = "ns"
 
 var (
 	accounts = []string{"a", "b", "c"}
@@ -97,7 +97,7 @@ func (g *world) labels() map[string]string {
 }
 
 func (g *world) pod() client.Object {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("pod"), Labels: g.labels()},
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: g.name("pod"), Labels: g.labels()},
 		Spec: corev1.PodSpec{ServiceAccountName: g.pick(accounts), Containers: []corev1.Container{{Name: "c",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(8080 + g.r.IntN(2))}}}}}}
 }
@@ -111,7 +111,7 @@ func (g *world) service(name string) client.Object {
 	if g.r.IntN(2) == 0 {
 		port.TargetPort = intstr.FromString("http")
 	}
-	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
 }
 
 func (g *world) target() client.Object {
@@ -122,16 +122,16 @@ func (g *world) target() client.Object {
 	if rule.Kind == "HTTPRouteGroup" && g.r.IntN(2) == 0 {
 		rule.Matches = []string{g.pick([]string{"read", "write"})}
 	}
-	return &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("tt")},
+	return &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: g.name("tt")},
 		Spec: accessv1alpha3.TrafficTargetSpec{
-			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: g.pick(accounts), Namespace: g.pick([]string{"", "", "", ns, "other"})},
+			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: g.pick(accounts), Namespace: g.pick([]string{"", "", "", depNS, "other"})},
 			Rules:       []accessv1alpha3.TrafficTargetRule{rule},
 			Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: g.pick(accounts), Namespace: g.pick([]string{"", "other"})}},
 		}}
 }
 
 func (g *world) split() client.Object {
-	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: g.name("ts")},
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: g.name("ts")},
 		Spec: splitv1alpha4.TrafficSplitSpec{Service: g.pick(services),
 			Backends: []splitv1alpha4.TrafficSplitBackend{{Service: g.pick(services), Weight: 1}, {Service: g.pick(append(services, "gone")), Weight: 2}}}}
 	if g.r.IntN(3) == 0 {
@@ -145,7 +145,7 @@ func (g *world) routes() client.Object {
 	if g.r.IntN(2) == 0 {
 		m = append(m, specsv1alpha4.HTTPMatch{Name: "write", PathRegex: "/api", Methods: []string{"POST"}})
 	}
-	return &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "routes"}, Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: m}}
+	return &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: "routes"}, Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: m}}
 }
 
 func (g *world) random() []client.Object {
@@ -168,7 +168,7 @@ func (g *world) random() []client.Object {
 		out = append(out, g.routes())
 	}
 	if g.r.IntN(2) == 0 {
-		out = append(out, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tcp"}})
+		out = append(out, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: "tcp"}})
 	}
 	return out
 }
@@ -247,20 +247,20 @@ func sameObject(a, b client.Object) bool {
 func affected(t *testing.T, before, after []client.Object) []model.Key {
 	var universe []model.Key
 	for _, sa := range append(accounts, "default") {
-		universe = append(universe, model.Key{Kind: model.KeyAccess, Namespace: ns, Name: sa})
+		universe = append(universe, model.Key{Kind: model.KeyAccess, Namespace: depNS, Name: sa})
 	}
 	for _, w := range [][]client.Object{before, after} {
 		for _, o := range w {
 			if s, ok := o.(*corev1.Service); ok {
-				universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: ns, Name: s.Name})
+				universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: depNS, Name: s.Name})
 			}
 		}
 	}
 	for _, s := range services {
-		universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: ns, Name: s})
+		universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: depNS, Name: s})
 	}
-	universe = append(universe, model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindHTTPRouteGroup, Namespace: ns, Name: "routes"},
-		model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindTCPRoute, Namespace: ns, Name: "tcp"})
+	universe = append(universe, model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindHTTPRouteGroup, Namespace: depNS, Name: "routes"},
+		model.Key{Kind: model.KeyRoute, RouteKind: normalize.KindTCPRoute, Namespace: depNS, Name: "tcp"})
 	mb, ma := memory(t, before), memory(t, after)
 	seen := map[model.Key]bool{}
 	var out []model.Key
@@ -281,7 +281,7 @@ func memory(t *testing.T, w []client.Object) *normalize.Memory {
 	for i, o := range w {
 		objs[i] = o
 	}
-	m, err := normalize.NewMemory(ns, objs...)
+	m, err := normalize.NewMemory(depNS, objs...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,19 +171,15 @@ func (m *mapper) accessKeysBehind(ctx context.Context, svc *corev1.Service) []mo
 		logf.FromContext(ctx).Error(err, "list pods of service", "service", ns+"/"+svc.Name)
 		return nil
 	}
+	destinations, err := m.destinations(ctx, ns)
 	seen := map[string]bool{}
 	var out []model.Key
 	for i := range pods.Items {
-		sa := normalize.ServiceAccountOf(&pods.Items[i])
-		if seen[sa] {
-			continue
+		key := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(&pods.Items[i])}
+		if !seen[key.Name] && (err != nil || destinations[key]) { // on error, reconcile rather than miss it
+			out = append(out, key)
 		}
-		seen[sa] = true
-		key := model.Key{Kind: model.KeyAccess, Namespace: ns, Name: sa}
-		var tts accessv1alpha3.TrafficTargetList
-		if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.MatchingFields{indexKey: key.String()}, client.UnsafeDisableDeepCopy); err != nil || len(tts.Items) > 0 {
-			out = append(out, key) // on error, reconcile rather than miss it
-		}
+		seen[key.Name] = true
 	}
 	return out
 }
@@ -200,8 +196,6 @@ func (m *mapper) splitKeysOfService(ctx context.Context, ns, name string) []mode
 	return out
 }
 
-// podKeys: a pod matters only to the access key of its service account, and
-// only if some TrafficTarget names that account.
 // podKeys: the access keys a pod's appearance, change or removal affects —
 // its own identity's (its workloads, ports, probes, Services), and those of
 // other identities one of whose pods shares a selector label with it: such a
@@ -213,31 +207,19 @@ func (m *mapper) podKeys(ctx context.Context, pods ...*corev1.Pod) []model.Key {
 		return nil
 	}
 	ns := pods[0].Namespace
-	var tts accessv1alpha3.TrafficTargetList
-	if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
-		logf.FromContext(ctx).Error(err, "list TrafficTargets of namespace", "namespace", ns)
-		var out []model.Key // the pod's own identity at least
-		for _, p := range pods {
-			out = append(out, model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(p)})
-		}
-		return out
-	}
-	destinations := map[model.Key]bool{}
-	for i := range tts.Items {
-		if k := normalize.AccessKey(&tts.Items[i]); k.Namespace == ns {
-			destinations[k] = true
-		}
-	}
-	if len(destinations) == 0 {
-		return nil
-	}
 	affected := map[model.Key]bool{}
-	own := map[string]bool{}
 	for _, p := range pods {
-		own[normalize.ServiceAccountOf(p)] = true
 		affected[model.Key{Kind: model.KeyAccess, Namespace: ns, Name: normalize.ServiceAccountOf(p)}] = true
 	}
-	if !allOwn(destinations, own) {
+	destinations, err := m.destinations(ctx, ns)
+	if err != nil {
+		return slices.Collect(maps.Keys(affected)) // the pods' own identities at least
+	}
+	others := false
+	for k := range destinations {
+		others = others || !affected[k]
+	}
+	if others {
 		var all corev1.PodList
 		if err := m.c.List(ctx, &all, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "list pods of namespace", "namespace", ns)
@@ -266,14 +248,18 @@ func (m *mapper) podKeys(ctx context.Context, pods ...*corev1.Pod) []model.Key {
 	return out
 }
 
-// allOwn: every destination is one of the pods' own identities.
-func allOwn(destinations map[model.Key]bool, own map[string]bool) bool {
-	for k := range destinations {
-		if !own[k.Name] {
-			return false
-		}
+// destinations: the access keys of namespace ns some TrafficTarget names.
+func (m *mapper) destinations(ctx context.Context, ns string) (map[model.Key]bool, error) {
+	var tts accessv1alpha3.TrafficTargetList
+	if err := m.c.List(ctx, &tts, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "list TrafficTargets of namespace", "namespace", ns)
+		return nil, err
 	}
-	return true
+	out := map[model.Key]bool{}
+	for i := range tts.Items {
+		out[normalize.AccessKey(&tts.Items[i])] = true
+	}
+	return out, nil
 }
 
 type queue = workqueue.TypedRateLimitingInterface[model.Key]
