@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
@@ -14,10 +13,9 @@ import (
 
 // Field indexes on the informer cache.
 const (
-	indexKey            = "smi.key"            // TrafficTarget/TrafficSplit -> model.Key.String()
-	indexRoutes         = "smi.routes"         // TrafficTarget/TrafficSplit -> "Kind/ns/name" of routes used
-	indexServices       = "smi.services"       // TrafficSplit -> "ns/name" of root and backends
-	indexServiceAccount = "smi.serviceaccount" // Pod -> "ns/serviceaccount"
+	indexKey      = "smi.key"      // TrafficTarget/TrafficSplit -> model.Key.String()
+	indexRoutes   = "smi.routes"   // TrafficTarget/TrafficSplit -> "Kind/ns/name" of routes used
+	indexServices = "smi.services" // TrafficSplit -> "ns/name" of root and backends
 )
 
 func routeIndexValue(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
@@ -69,14 +67,6 @@ func indexes() []fieldIndex {
 				out = append(out, ts.Namespace+"/"+b.Service)
 			}
 			return out
-		}},
-		{&corev1.Pod{}, indexServiceAccount, func(o client.Object) []string {
-			p := o.(*corev1.Pod)
-			sa := p.Spec.ServiceAccountName
-			if sa == "" {
-				sa = "default"
-			}
-			return []string{p.Namespace + "/" + sa}
 		}},
 	}
 }
