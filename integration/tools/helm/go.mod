@@ -1,5 +1,5 @@
-// Module helmtools builds the Helm client that renders and lints the chart in
-// deploy/helm (no cluster access: helm template and helm lint only).
+// Module helmtools builds the Helm client that renders, lints and installs the
+// chart in deploy/helm in the tests (integration/kube).
 module github.com/smi-adapter/smi-adapter/integration/tools/helm
 
 go 1.26.0
