@@ -12,6 +12,9 @@ ENVTEST_ASSETS := $(BIN)/envtest-k8s$(KUBE_VERSION)-etcd$(ETCD_VERSION)
 CONSUL_VERSION := 1.22.3
 CONSUL         := $(BIN)/consul-$(CONSUL_VERSION)/consul
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# Helm (v4), built from the module proxy: renders, lints and installs deploy/helm.
+HELM_VERSION   := 4.3.2
+HELM           := $(BIN)/helm-$(HELM_VERSION)/helm
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
 OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
@@ -22,11 +25,12 @@ SHARED        ?= $(abspath $(CURDIR)/../shared)
 FUZZTIME      ?= 10s
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 export SMI_ADAPTER_CONSUL := $(CONSUL)
+export SMI_ADAPTER_HELM := $(HELM)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 
-.PHONY: all build test test-unit bench fuzz fuzz-ci lint generate manifests goldens verify tools demo clean help
+.PHONY: all build test test-unit bench fuzz fuzz-ci lint generate helm-files manifests goldens verify tools demo clean help
 
 all: build
 
@@ -84,6 +88,17 @@ generate: $(CONTROLLER_GEN) $(OPENAPI_GEN) ## deepcopy and CRDs (controller-gen)
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter paths=./core/controller/... paths=./core/certs/... paths=./core/metrics/... output:rbac:artifacts:config=deploy/base/rbac
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-istio paths=./adapters/istio/... output:rbac:artifacts:config=deploy/overlays/istio/rbac
 	$(CONTROLLER_GEN) rbac:roleName=smi-adapter-linkerd paths=./adapters/linkerd/... output:rbac:artifacts:config=deploy/overlays/linkerd/rbac
+	$(MAKE) --no-print-directory helm-files
+
+HELM_FILES := deploy/helm/smi-adapter/files
+# The chart reads the generated CRDs and RBAC from its files/ (never edited by
+# hand): copies of deploy/base and each overlay's rbac/, made by make generate.
+helm-files:
+	rm -rf $(HELM_FILES) && mkdir -p $(HELM_FILES)/rbac/base
+	cp deploy/base/crds.yaml $(HELM_FILES)/
+	cp deploy/base/rbac/*.yaml $(HELM_FILES)/rbac/base/
+	for d in deploy/overlays/*/rbac; do b=$$(basename $$(dirname $$d)); mkdir -p $(HELM_FILES)/rbac/$$b; cp $$d/*.yaml $(HELM_FILES)/rbac/$$b/; done
+
 
 manifests: generate ## alias of generate: CRD manifests in crds/
 
@@ -104,7 +119,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(CONSUL) ## build the test servers into bin/ (cached by version)
+tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(CONSUL) $(HELM) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -120,6 +135,13 @@ $(ENVTEST_ASSETS)/etcd: | $(ENVTEST_ASSETS)/kube-apiserver
 $(CONSUL): | $(ENVTEST_ASSETS)/etcd
 	mkdir -p $(dir $(CONSUL))
 	cd integration/tools/consul && $(GO) build -trimpath -ldflags "-s -w" -o $(CONSUL) github.com/hashicorp/consul
+
+# The Helm client (after Prometheus: one build at a time), for the chart's
+# test (integration/kube): helm template, lint and install.
+$(HELM): | $(PROMETHEUS)
+	mkdir -p $(dir $(HELM))
+	cd integration/tools/helm && CGO_ENABLED=0 $(GO) build -trimpath \
+	  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
 
 BACKEND ?= istio
 demo: tools ## one-command demo on a local control plane: make demo BACKEND=istio|linkerd|consul
