@@ -23,6 +23,7 @@ import (
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/storagemigration"
 )
 
 // ManagerOptions configure the process-level parts: endpoints and leader election.
@@ -113,6 +114,10 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 		if err := builder.WebhookManagedBy(mgr, hub).Complete(); err != nil {
 			return nil, fmt.Errorf("conversion webhook for %T: %w", hub, err)
 		}
+	}
+	// Objects an upgrade left in an older version are rewritten in the hubs (as leader).
+	if err := mgr.Add(&storagemigration.Migrator{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("smi-adapter")}); err != nil {
+		return nil, fmt.Errorf("storage migration: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err

@@ -15,4 +15,7 @@ package controller
 // +kubebuilder:rbac:groups="",resources=services;pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// Storage migration (core/storagemigration): reads the CRDs (core/certs' get), rewrites objects through
+// the status writes above, and trims each SMI CRD's status.storedVersions to the hub.
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions/status,verbs=patch,resourceNames=traffictargets.access.smi-spec.io;httproutegroups.specs.smi-spec.io;tcproutes.specs.smi-spec.io;udproutes.specs.smi-spec.io;trafficsplits.split.smi-spec.io
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
