@@ -138,8 +138,14 @@ func (m *Migrator) Run(ctx context.Context) error {
 }
 
 // ready says why the CRD cannot be migrated to hub yet ("" when it can):
-// it must store the hub and serve it, with a status subresource.
+// it must store the hub and serve it, with a status subresource, and
+// convert through a webhook. With conversion None an object stored in an
+// older version reads as the hub with its old fields, and writing it back
+// would store those as the hub: never.
 func ready(crd *apiextensionsv1.CustomResourceDefinition, hub string) string {
+	if conv := crd.Spec.Conversion; len(crd.Spec.Versions) > 1 && (conv == nil || conv.Strategy != apiextensionsv1.WebhookConverter) {
+		return "it does not convert through a webhook (are smi-adapter's CRDs applied?)"
+	}
 	for _, v := range crd.Spec.Versions {
 		if v.Name != hub {
 			continue

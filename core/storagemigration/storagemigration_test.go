@@ -30,6 +30,7 @@ func crd(storage string, stored ...string) *apiextensionsv1.CustomResourceDefini
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{Group: "split.smi-spec.io", Scope: apiextensionsv1.NamespaceScoped,
 			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "trafficsplits", Kind: "TrafficSplit"}},
 		Status: apiextensionsv1.CustomResourceDefinitionStatus{StoredVersions: stored}}
+	c.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.WebhookConverter}
 	for _, v := range []string{"v1alpha1", "v1alpha2", "v1alpha4"} {
 		c.Spec.Versions = append(c.Spec.Versions, apiextensionsv1.CustomResourceDefinitionVersion{Name: v, Served: true, Storage: v == storage,
 			Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}}})
@@ -160,6 +161,17 @@ func TestNotSMIAdaptersCRDsYet(t *testing.T) {
 	}
 	if w.counts.statusUpdates+w.counts.crdPatches != 0 {
 		t.Errorf("calls %+v, want no writes", w.counts)
+	}
+	// smi-adapter's storage version, but no conversion (someone patched it
+	// to None): a write would store old fields as the hub.
+	none := crd("v1alpha4", "v1alpha1", "v1alpha4")
+	none.Spec.Conversion = &apiextensionsv1.CustomResourceConversion{Strategy: apiextensionsv1.NoneConverter}
+	w = newWorld(t, none, interceptor.Funcs{}, split("a", "one"))
+	if err := w.migrator().Run(context.Background()); err == nil || !strings.Contains(err.Error(), "does not convert through a webhook") {
+		t.Fatalf("err %v", err)
+	}
+	if w.counts.statusUpdates+w.counts.crdPatches != 0 {
+		t.Errorf("calls %+v with conversion None, want no writes", w.counts)
 	}
 	noStatus := crd("v1alpha4", "v1alpha1", "v1alpha4")
 	noStatus.Spec.Versions[2].Subresources = nil
