@@ -68,7 +68,14 @@ func start(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := harness.StartControlPlane(harness.Options{NewBackend: istio.New, ExtraCRDPaths: []string{crds}})
+	return startWith(t, harness.Options{NewBackend: istio.New, ExtraCRDPaths: []string{crds}})
+}
+
+// startWith starts a control plane whose manager runs with o (no backend:
+// the conversion webhook and the storage migration only).
+func startWith(t *testing.T, o harness.Options) *cluster {
+	t.Helper()
+	env, err := harness.StartControlPlane(o)
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Errorf("stop: %v", err)
@@ -77,7 +84,7 @@ func start(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("control plane with Istio's CRDs started in %s", env.StartTime.Round(time.Millisecond))
+	t.Logf("control plane started in %s", env.StartTime.Round(time.Millisecond))
 	return &cluster{t: t, env: env}
 }
 
