@@ -12,9 +12,16 @@ ENVTEST_ASSETS := $(BIN)/envtest-k8s$(KUBE_VERSION)-etcd$(ETCD_VERSION)
 CONSUL_VERSION := 1.22.3
 CONSUL         := $(BIN)/consul-$(CONSUL_VERSION)/consul
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# Prometheus 3.x: the module github.com/prometheus/prometheus v0.3MM.P is
+# Prometheus 3.MM.P. prometheus and promtool, built from source into one folder.
+PROMETHEUS_MODULE_VERSION := 0.316.0
+PROMETHEUS_VERSION := 3.16.0
+PROMETHEUS_DIR := $(BIN)/prometheus-$(PROMETHEUS_VERSION)
+PROMETHEUS     := $(PROMETHEUS_DIR)/prometheus
 # Helm (v4), built from the module proxy: renders, lints and installs deploy/helm.
 HELM_VERSION   := 4.3.2
 HELM           := $(BIN)/helm-$(HELM_VERSION)/helm
+KUBE_SERVERS   := $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
 OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
@@ -25,6 +32,7 @@ SHARED        ?= $(abspath $(CURDIR)/../shared)
 FUZZTIME      ?= 10s
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 export SMI_ADAPTER_CONSUL := $(CONSUL)
+export SMI_ADAPTER_PROMETHEUS := $(PROMETHEUS_DIR)
 export SMI_ADAPTER_HELM := $(HELM)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
@@ -99,7 +107,6 @@ helm-files:
 	cp deploy/base/rbac/*.yaml $(HELM_FILES)/rbac/base/
 	for d in deploy/overlays/*/rbac; do b=$$(basename $$(dirname $$d)); mkdir -p $(HELM_FILES)/rbac/$$b; cp $$d/*.yaml $(HELM_FILES)/rbac/$$b/; done
 
-
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
@@ -119,7 +126,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(CONSUL) $(HELM) ## build the test servers into bin/ (cached by version)
+tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -136,6 +143,17 @@ $(CONSUL): | $(ENVTEST_ASSETS)/etcd
 	mkdir -p $(dir $(CONSUL))
 	cd integration/tools/consul && $(GO) build -trimpath -ldflags "-s -w" -o $(CONSUL) github.com/hashicorp/consul
 
+# Prometheus and promtool (after Consul: one server build at a time). The
+# tests load fixed data and scrape nothing, so service discovery other than
+# file and HTTP is left out (remove_all_sd), and so are the web UI's assets
+# (the HTTP API needs neither).
+PROMETHEUS_LDFLAGS := -s -w -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION) \
+	-X github.com/prometheus/common/version.Branch=v$(PROMETHEUS_MODULE_VERSION)
+$(PROMETHEUS): | $(CONSUL)
+	mkdir -p $(PROMETHEUS_DIR)
+	cd integration/tools/prometheus && $(GO) build -trimpath -tags remove_all_sd -ldflags "$(PROMETHEUS_LDFLAGS)" \
+	  -o $(PROMETHEUS_DIR)/ github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+
 # The Helm client (after Prometheus: one build at a time), for the chart's
 # test (integration/kube): helm template, lint and install.
 $(HELM): | $(PROMETHEUS)
@@ -144,7 +162,8 @@ $(HELM): | $(PROMETHEUS)
 	  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
 
 BACKEND ?= istio
-demo: tools ## one-command demo on a local control plane: make demo BACKEND=istio|linkerd|consul
+# Only what BACKEND needs: the control plane, and the Consul agent for consul.
+demo: $(KUBE_SERVERS) $(if $(filter consul,$(BACKEND)),$(CONSUL)) ## one-command demo on a local control plane: make demo BACKEND=istio|linkerd|consul
 	$(GO) run ./integration/demo --backend $(BACKEND)
 
 clean:

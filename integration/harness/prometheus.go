@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,9 +11,13 @@ import (
 	"time"
 )
 
-// Prometheus is a real Prometheus server (the Debian package's binary) on
-// 127.0.0.1, loaded with fixed data: OpenMetrics text with timestamps,
-// turned into TSDB blocks by promtool. Query it at an explicit time.
+// PrometheusVersion is the Prometheus the harness runs: built from source
+// (module github.com/prometheus/prometheus v0.316.0) by `make tools`.
+const PrometheusVersion = "3.16.0"
+
+// Prometheus is a real Prometheus server on 127.0.0.1, loaded with fixed
+// data: OpenMetrics text with timestamps, turned into TSDB blocks by
+// promtool. Query it at an explicit time.
 type Prometheus struct {
 	URL  string // http://127.0.0.1:port
 	dir  string
@@ -23,13 +26,23 @@ type Prometheus struct {
 	log  *bytes.Buffer
 }
 
-// prometheusBinaries finds prometheus and promtool.
+// prometheusBinaries finds prometheus and promtool in $SMI_ADAPTER_PROMETHEUS
+// (a folder), else in bin/prometheus-<version>/ of the repository. Missing is
+// an error that says how to build them.
 func prometheusBinaries() (prom, promtool string, err error) {
-	if prom, err = exec.LookPath("prometheus"); err != nil {
-		return "", "", errors.New("prometheus not found: install the Debian package (apt-get install -y prometheus); .ci/run does")
+	dir := os.Getenv("SMI_ADAPTER_PROMETHEUS")
+	if dir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", "", err
+		}
+		dir = filepath.Join(root, "bin", "prometheus-"+PrometheusVersion)
 	}
-	if promtool, err = exec.LookPath("promtool"); err != nil {
-		return "", "", errors.New("promtool not found: install the Debian package (apt-get install -y prometheus)")
+	prom, promtool = filepath.Join(dir, "prometheus"), filepath.Join(dir, "promtool")
+	for _, p := range []string{prom, promtool} {
+		if _, err := os.Stat(p); err != nil {
+			return "", "", fmt.Errorf("%s missing: run `make tools` (builds Prometheus %s from source): %w", p, PrometheusVersion, err)
+		}
 	}
 	return prom, promtool, nil
 }
