@@ -10,10 +10,13 @@ import (
 // records them in its own series (below); every expected value in the tests
 // is computed by hand from these numbers.
 //
-// Samples are written every 10s from T0 to T0+60s; counters grow linearly, so
-// over the default 30s window ending at T0+60s a flow's increase is exactly
-// ok/fail, and over 1m exactly twice that. Latency histograms hold the
-// per-30s bucket counts given (le in ms).
+// Samples are written every 10s from T0 to T0+60s; counters grow linearly
+// (fractional values where a count per 30s does not divide by three), so over
+// the default 30s window ending at T0+60s a flow's increase is exactly
+// ok/fail, and over 1m exactly twice that, whether the window's left edge
+// holds a sample (Prometheus 2) or not (Prometheus 3's left-open ranges,
+// which extrapolate from the samples at +40s..+60s). Latency histograms hold
+// the per-30s bucket counts given (le in ms).
 const t0 = 1767225600 // 2026-01-01T00:00:00Z
 
 type endpoint struct {
@@ -89,9 +92,12 @@ func with(l map[string]string, k, v string) map[string]string {
 func (o *om) counter(fam, sample, typ string, labels map[string]string, per30 int) {
 	f := o.family(fam, typ)
 	for t := 0; t <= 60; t += 10 {
-		f.samples = append(f.samples, fmt.Sprintf("%s%s %d %d", sample, labelString(labels), per30*t/30, t0+t))
+		f.samples = append(f.samples, fmt.Sprintf("%s%s %g %d", sample, labelString(labels), linear(per30, t), t0+t))
 	}
 }
+
+// linear is a counter's value t seconds in, growing by per30 every 30s.
+func linear(per30, t int) float64 { return float64(per30) * float64(t) / 30 }
 
 // histogram adds a histogram whose buckets grow by the flow's counts every 30s.
 func (o *om) histogram(fam string, labels map[string]string, buckets map[float64]int) {
@@ -105,10 +111,10 @@ func (o *om) histogram(fam string, labels map[string]string, buckets map[float64
 		cum := 0
 		for _, le := range les {
 			cum += buckets[le]
-			f.samples = append(f.samples, fmt.Sprintf("%s_bucket%s %d %d", fam, labelString(with(labels, "le", fmt.Sprint(le))), cum*t/30, t0+t))
+			f.samples = append(f.samples, fmt.Sprintf("%s_bucket%s %g %d", fam, labelString(with(labels, "le", fmt.Sprint(le))), linear(cum, t), t0+t))
 		}
-		f.samples = append(f.samples, fmt.Sprintf("%s_bucket%s %d %d", fam, labelString(with(labels, "le", "+Inf")), total*t/30, t0+t))
-		f.samples = append(f.samples, fmt.Sprintf("%s_count%s %d %d", fam, labelString(labels), total*t/30, t0+t))
+		f.samples = append(f.samples, fmt.Sprintf("%s_bucket%s %g %d", fam, labelString(with(labels, "le", "+Inf")), linear(total, t), t0+t))
+		f.samples = append(f.samples, fmt.Sprintf("%s_count%s %g %d", fam, labelString(labels), linear(total, t), t0+t))
 		f.samples = append(f.samples, fmt.Sprintf("%s_sum%s %g %d", fam, labelString(labels), sum*float64(t)/30, t0+t))
 	}
 }
