@@ -87,12 +87,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	for _, obj := range origins {
 		ref := model.ObjectRef{Kind: kindOf(obj), Namespace: obj.GetNamespace(), Name: obj.GetName(), Generation: obj.GetGeneration()}
 		diags := problems.Diagnostics(ref)
-		conds := []metav1.Condition{acceptedCondition(obj.GetGeneration(), diags)}
+		accepted := acceptedCondition(obj.GetGeneration(), diags)
+		conds := []metav1.Condition{accepted}
 		// A transient error (the cache behind the apiserver) is retried
 		// without touching Programmed: it says nothing about the mesh.
 		if key.Kind != model.KeyRoute && !transient(syncErr) {
 			bd := backendProblems.Diagnostics(ref)
-			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), syncErr, bd))
+			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), accepted, syncErr, bd))
 			diags = append(diags, bd...)
 		}
 		if _, err := r.writeStatus(ctx, obj, conds, diags); err != nil {

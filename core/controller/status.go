@@ -69,8 +69,10 @@ func acceptedCondition(gen int64, diags []*model.Diagnostic) metav1.Condition {
 
 // programmedCondition: False on a sync error, or with the first error the
 // backend reported for the object (e.g. UnsupportedMatch: it failed closed);
+// False with reason NotAccepted when the object is not Accepted (the mesh
+// does not carry it as written, whatever part of it is valid is in sync);
 // True otherwise, with the backend's warnings in the message.
-func programmedCondition(gen int64, backend string, syncErr error, diags []*model.Diagnostic) metav1.Condition {
+func programmedCondition(gen int64, backend string, accepted metav1.Condition, syncErr error, diags []*model.Diagnostic) metav1.Condition {
 	var errs, warns []string
 	reason := ""
 	for _, d := range diags {
@@ -96,6 +98,11 @@ func programmedCondition(gen int64, backend string, syncErr error, diags []*mode
 			msg = msg[:maxMessage-3] + "..."
 		}
 		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: "BackendError", Message: msg, ObservedGeneration: gen}
+	}
+	if accepted.Status != metav1.ConditionTrue {
+		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: model.ReasonNotAccepted,
+			Message: fmt.Sprintf("backend %s: not Accepted (%s), so not programmed as written: only what is valid of it is in sync", backend, accepted.Reason),
+			ObservedGeneration: gen}
 	}
 	msg := fmt.Sprintf("backend %s is in sync", backend)
 	if len(warns) > 0 {

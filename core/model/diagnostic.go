@@ -27,6 +27,8 @@ const (
 	ReasonNoTraffic      = "NoTraffic"
 	ReasonPortMismatch   = "BackendPortMismatch"
 	ReasonNotExact       = "SelectorNotExact"
+	// ReasonNotAccepted is Programmed's reason while Accepted is not True.
+	ReasonNotAccepted = "NotAccepted"
 )
 
 // Diagnostic is one problem found in one SMI object. It is an error so that
