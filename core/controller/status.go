@@ -101,7 +101,7 @@ func programmedCondition(gen int64, backend string, accepted metav1.Condition, s
 	}
 	if accepted.Status != metav1.ConditionTrue {
 		return metav1.Condition{Type: common.ConditionProgrammed, Status: metav1.ConditionFalse, Reason: model.ReasonNotAccepted,
-			Message: fmt.Sprintf("backend %s: not Accepted (%s), so not programmed as written: only what is valid of it is in sync", backend, accepted.Reason),
+			Message:            fmt.Sprintf("backend %s: not Accepted (%s), so not programmed as written: only what is valid of it is in sync", backend, accepted.Reason),
 			ObservedGeneration: gen}
 	}
 	msg := fmt.Sprintf("backend %s is in sync", backend)
