@@ -22,6 +22,13 @@ PROMETHEUS     := $(PROMETHEUS_DIR)/prometheus
 HELM_VERSION   := 4.3.2
 HELM           := $(BIN)/helm-$(HELM_VERSION)/helm
 KUBE_SERVERS   := $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd
+# The tools users run in front of smi-adapter, driven by their own code
+# (integration/tools/<name>: a module each, on the tool's dependency versions).
+FLAGGER_VERSION := 1.36.1
+FLAGGER_DIR    := $(BIN)/flagger-$(FLAGGER_VERSION)
+ARGO_ROLLOUTS_VERSION := 1.10.2
+ARGO_ROLLOUTS_DIR := $(BIN)/argo-rollouts-$(ARGO_ROLLOUTS_VERSION)
+DRIVERS        := $(FLAGGER_DIR)/flagger-driver
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
 OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
@@ -34,6 +41,8 @@ export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
 export SMI_ADAPTER_CONSUL := $(CONSUL)
 export SMI_ADAPTER_PROMETHEUS := $(PROMETHEUS_DIR)
 export SMI_ADAPTER_HELM := $(HELM)
+export SMI_ADAPTER_FLAGGER := $(FLAGGER_DIR)
+export SMI_ADAPTER_ARGO_ROLLOUTS := $(ARGO_ROLLOUTS_DIR)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
@@ -126,7 +135,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) ## build the test servers into bin/ (cached by version)
+tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -160,6 +169,17 @@ $(HELM): | $(PROMETHEUS)
 	mkdir -p $(dir $(HELM))
 	cd integration/tools/helm && CGO_ENABLED=0 $(GO) build -trimpath \
 	  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
+
+# The drivers (after Helm, one build at a time; again when their code
+# changes). Flagger's CRD comes from the module, next to the binary.
+$(FLAGGER_DIR)/flagger-driver: $(wildcard integration/tools/flagger/*) | $(HELM)
+	mkdir -p $(FLAGGER_DIR)
+	cd integration/tools/flagger && $(GO) build -trimpath -ldflags "-s -w" -o $@ . && \
+	  cp "$$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/flagger)/artifacts/flagger/crd.yaml" $(FLAGGER_DIR)/crd.yaml && chmod u+w $(FLAGGER_DIR)/crd.yaml
+
+$(ARGO_ROLLOUTS_DIR)/argo-rollouts-driver: $(wildcard integration/tools/argorollouts/*) | $(FLAGGER_DIR)/flagger-driver
+	mkdir -p $(ARGO_ROLLOUTS_DIR)
+	cd integration/tools/argorollouts && $(GO) build -trimpath -ldflags "-s -w" -o $@ .
 
 BACKEND ?= istio
 # Only what BACKEND needs: the control plane, and the Consul agent for consul.

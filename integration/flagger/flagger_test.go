@@ -1,162 +1,48 @@
-// Package flagger_test drives TrafficSplits exactly as Flagger's SMI routers
-// do (github.com/fluxcd/flagger's own Go types for v1alpha1, v1alpha2 and
-// v1alpha3: create with the canary at 0, step the weights, read them back)
-// and checks that every backend follows every step.
+// Package flagger_test runs Flagger's own router code (github.com/fluxcd/flagger
+// v1.36.1: the canary controller's port discovery, the KubernetesRouter that
+// creates the apex, primary and canary Services, and the MeshRouter of each
+// SMI provider) against smi-adapter on every backend, through a canary's whole
+// life cycle, and checks the mesh's own objects at every step.
+//
+// Flagger builds on older Kubernetes libraries than smi-adapter, so its code
+// runs in a process of its own (integration/tools/flagger, built by
+// `make tools`), driven one step at a time over stdin.
 package flagger_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	smiv1alpha1 "github.com/fluxcd/flagger/pkg/apis/smi/v1alpha1"
-	smiv1alpha2 "github.com/fluxcd/flagger/pkg/apis/smi/v1alpha2"
-	smiv1alpha3 "github.com/fluxcd/flagger/pkg/apis/smi/v1alpha3"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/apis/common"
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
-// router is what Flagger's SMI routers do with a TrafficSplit.
-type router interface {
-	reconcile(ctx context.Context) error           // create: canary 0, primary 100
-	setRoutes(ctx context.Context, p, c int) error // a step
-	getRoutes(ctx context.Context) (p, c int, err error)
-}
-
+// names of one canary's Services, as Flagger derives them.
 type names struct{ ns, apex, primary, canary string }
 
-func flaggerClient(t *testing.T, env *harness.Env, add func(*runtime.Scheme) error) client.Client {
-	s := runtime.NewScheme()
-	if err := add(s); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// v1alpha1: Quantity weights, written with resource.NewQuantity(w, DecimalExponent).
-type v1alpha1Router struct {
-	c client.Client
-	n names
-}
-
-func (r *v1alpha1Router) backends(p, c int) []smiv1alpha1.TrafficSplitBackend {
-	return []smiv1alpha1.TrafficSplitBackend{
-		{Service: r.n.canary, Weight: resource.NewQuantity(int64(c), resource.DecimalExponent)},
-		{Service: r.n.primary, Weight: resource.NewQuantity(int64(p), resource.DecimalExponent)},
-	}
-}
-func (r *v1alpha1Router) reconcile(ctx context.Context) error {
-	return r.c.Create(ctx, &smiv1alpha1.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: r.n.ns, Name: r.n.apex},
-		Spec: smiv1alpha1.TrafficSplitSpec{Service: r.n.apex, Backends: r.backends(100, 0)}})
-}
-func (r *v1alpha1Router) setRoutes(ctx context.Context, p, c int) error {
-	ts := &smiv1alpha1.TrafficSplit{}
-	if err := r.c.Get(ctx, client.ObjectKey{Namespace: r.n.ns, Name: r.n.apex}, ts); err != nil {
-		return err
-	}
-	ts.Spec.Backends = r.backends(p, c)
-	return r.c.Update(ctx, ts)
-}
-func (r *v1alpha1Router) getRoutes(ctx context.Context) (int, int, error) {
-	ts := &smiv1alpha1.TrafficSplit{}
-	if err := r.c.Get(ctx, client.ObjectKey{Namespace: r.n.ns, Name: r.n.apex}, ts); err != nil {
-		return 0, 0, err
-	}
-	var p, c int
-	for _, b := range ts.Spec.Backends {
-		w, _ := b.Weight.AsInt64()
-		switch b.Service {
-		case r.n.primary:
-			p = int(w)
-		case r.n.canary:
-			c = int(w)
-		}
-	}
-	return p, c, nil
-}
-
-// v1alpha2 and v1alpha3: integer weights.
-type intRouter struct {
-	c       client.Client
-	n       names
-	version string
-}
-
-func (r *intRouter) reconcile(ctx context.Context) error {
-	if r.version == "v1alpha2" {
-		return r.c.Create(ctx, &smiv1alpha2.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: r.n.ns, Name: r.n.apex},
-			Spec: smiv1alpha2.TrafficSplitSpec{Service: r.n.apex, Backends: []smiv1alpha2.TrafficSplitBackend{{Service: r.n.canary, Weight: 0}, {Service: r.n.primary, Weight: 100}}}})
-	}
-	return r.c.Create(ctx, &smiv1alpha3.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: r.n.ns, Name: r.n.apex},
-		Spec: smiv1alpha3.TrafficSplitSpec{Service: r.n.apex, Backends: []smiv1alpha3.TrafficSplitBackend{{Service: r.n.canary, Weight: 0}, {Service: r.n.primary, Weight: 100}}}})
-}
-func (r *intRouter) setRoutes(ctx context.Context, p, c int) error {
-	key := client.ObjectKey{Namespace: r.n.ns, Name: r.n.apex}
-	if r.version == "v1alpha2" {
-		ts := &smiv1alpha2.TrafficSplit{}
-		if err := r.c.Get(ctx, key, ts); err != nil {
-			return err
-		}
-		ts.Spec.Backends = []smiv1alpha2.TrafficSplitBackend{{Service: r.n.canary, Weight: c}, {Service: r.n.primary, Weight: p}}
-		return r.c.Update(ctx, ts)
-	}
-	ts := &smiv1alpha3.TrafficSplit{}
-	if err := r.c.Get(ctx, key, ts); err != nil {
-		return err
-	}
-	ts.Spec.Backends = []smiv1alpha3.TrafficSplitBackend{{Service: r.n.canary, Weight: c}, {Service: r.n.primary, Weight: p}}
-	return r.c.Update(ctx, ts)
-}
-func (r *intRouter) getRoutes(ctx context.Context) (int, int, error) {
-	key := client.ObjectKey{Namespace: r.n.ns, Name: r.n.apex}
-	var p, c int
-	set := func(svc string, w int) {
-		switch svc {
-		case r.n.primary:
-			p = w
-		case r.n.canary:
-			c = w
-		}
-	}
-	if r.version == "v1alpha2" {
-		ts := &smiv1alpha2.TrafficSplit{}
-		if err := r.c.Get(ctx, key, ts); err != nil {
-			return 0, 0, err
-		}
-		for _, b := range ts.Spec.Backends {
-			set(b.Service, b.Weight)
-		}
-		return p, c, nil
-	}
-	ts := &smiv1alpha3.TrafficSplit{}
-	if err := r.c.Get(ctx, key, ts); err != nil {
-		return 0, 0, err
-	}
-	for _, b := range ts.Spec.Backends {
-		set(b.Service, b.Weight)
-	}
-	return p, c, nil
-}
-
-// mesh reads what a backend made of the split: service -> relative weight.
+// mesh reads what a backend made of the split: service -> relative weight,
+// the same on every route of the root.
 type mesh struct {
 	name      string
 	new       controller.Constructor
@@ -172,13 +58,25 @@ func istioShares(ctx context.Context, env *harness.Env, _ *harness.Consul, n nam
 		return nil, err
 	}
 	routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
-	out := map[string]int64{}
-	for _, d := range routes[0].(map[string]any)["route"].([]any) {
-		host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
-		w, _, _ := unstructured.NestedInt64(d.(map[string]any), "weight")
-		out[strings.Split(host, ".")[0]] = w
+	if len(routes) == 0 {
+		return nil, fmt.Errorf("VirtualService of %s has no http routes", n.apex)
 	}
-	return out, nil
+	var first map[string]int64
+	for i, r := range routes {
+		out := map[string]int64{}
+		dests, _, _ := unstructured.NestedSlice(r.(map[string]any), "route")
+		for _, d := range dests {
+			host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
+			w, _, _ := unstructured.NestedInt64(d.(map[string]any), "weight")
+			out[strings.Split(host, ".")[0]] += w
+		}
+		if i == 0 {
+			first = out
+		} else if !conformance.SameRatios(first, out) {
+			return nil, fmt.Errorf("VirtualService of %s: route %d splits %v, route 0 %v", n.apex, i, out, first)
+		}
+	}
+	return first, nil
 }
 
 func linkerdShares(ctx context.Context, env *harness.Env, _ *harness.Consul, n names) (map[string]int64, error) {
@@ -216,60 +114,231 @@ func consulShares(_ context.Context, _ *harness.Env, agent *harness.Consul, n na
 	return got, nil
 }
 
-func TestFlaggerStepsOnEveryBackend(t *testing.T) {
-	meshes := []mesh{
-		{"istio", istio.New, harness.IstioCRDs, 0, istioShares},
-		{"linkerd", linkerd.New, harness.LinkerdCRDs, 0, linkerdShares},
-		{"consul", consul.New, nil, 0.0001, consulShares},
+var meshes = []mesh{
+	{"istio", istio.New, harness.IstioCRDs, 0, istioShares},
+	{"linkerd", linkerd.New, harness.LinkerdCRDs, 0, linkerdShares},
+	{"consul", consul.New, nil, 0.0001, consulShares},
+}
+
+// flaggerCase is one Canary: its provider, the SMI version that provider's
+// router writes, and Flagger's service options.
+type flaggerCase struct {
+	provider      string
+	version       string // the TrafficSplit version Flagger's router writes
+	portDiscovery bool
+}
+
+var cases = []flaggerCase{
+	{"smi:v1alpha1", "v1alpha1", false},
+	{"smi:v1alpha2", "v1alpha2", false},
+	{"smi:v1alpha3", "v1alpha3", true}, // a root Service with podinfo's three ports
+	{"linkerd", "v1alpha1", true},
+	{"osm", "v1alpha2", false},
+}
+
+// podinfo is Flagger's tutorial workload: http 9898, metrics 9797, grpc 9999.
+func podinfo(ns, name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "podinfod", Image: "ghcr.io/stefanprodan/podinfo:6.5.0",
+					Ports: []corev1.ContainerPort{
+						{Name: "http", ContainerPort: 9898},
+						{Name: "http-metrics", ContainerPort: 9797},
+						{Name: "grpc", ContainerPort: 9999},
+					},
+				}}},
+			},
+		},
 	}
-	steps := [][2]int{{90, 10}, {80, 20}, {70, 30}, {60, 40}, {50, 50}, {100, 0}} // then promotion
+}
+
+// canary is a flagger.app/v1beta1 Canary as Flagger's docs write it.
+func canary(ns, name, provider string, portDiscovery bool, hosts []string) map[string]any {
+	service := map[string]any{"port": 9898, "targetPort": 9898, "portDiscovery": portDiscovery}
+	if len(hosts) > 0 {
+		service["hosts"] = hosts
+	}
+	return map[string]any{
+		"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+		"metadata": map[string]any{"namespace": ns, "name": name},
+		"spec": map[string]any{
+			"provider":  provider,
+			"targetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+			"service":   service,
+			"analysis":  map[string]any{"interval": "15s", "threshold": 5, "maxWeight": 50, "stepWeight": 10},
+		},
+	}
+}
+
+type answer struct {
+	Primary  int              `json:"primary"`
+	Canary   int              `json:"canary"`
+	Mirrored bool             `json:"mirrored"`
+	Ports    map[string]int32 `json:"ports"`
+}
+
+// flagger is one canary's routers in the driver process.
+type flagger struct {
+	t *testing.T
+	d *harness.Driver
+}
+
+func startFlagger(t *testing.T, env *harness.Env) *flagger {
+	t.Helper()
+	dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := harness.StartDriver(filepath.Join(dir, "flagger-driver"), env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &flagger{t: t, d: d}
+}
+
+// call runs one of Flagger's router calls. Like Flagger's scheduler, which
+// tries again on its next tick, it retries a write that conflicted with the
+// controller's status write.
+func (f *flagger) call(req map[string]any) answer {
+	f.t.Helper()
+	var a answer
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = f.d.Call(req, &a); err == nil || !strings.Contains(err.Error(), "the object has been modified") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		f.t.Fatalf("Flagger %s: %v", req["op"], err)
+	}
+	return a
+}
+
+func splitHub(t *testing.T, env *harness.Env, ns, name string) *splitv1alpha4.TrafficSplit {
+	t.Helper()
+	ts := &splitv1alpha4.TrafficSplit{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ts); err != nil {
+		t.Fatalf("TrafficSplit %s/%s: %v", ns, name, err)
+	}
+	return ts
+}
+
+// writtenIn is the set of API versions that wrote the object's spec.
+func writtenIn(ts *splitv1alpha4.TrafficSplit) []string {
+	var out []string
+	for _, m := range ts.ManagedFields {
+		if m.Subresource == "" {
+			out = append(out, m.APIVersion)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func startEnv(t *testing.T, m mesh) (*harness.Env, *harness.Consul) {
+	t.Helper()
+	dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := harness.Options{NewBackend: m.new, ExtraCRDPaths: []string{filepath.Join(dir, "crd.yaml")}}
+	var agent *harness.Consul
+	if m.crds != nil {
+		p, err := m.crds()
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.ExtraCRDPaths = append(opts.ExtraCRDPaths, p)
+	} else {
+		if agent, err = harness.StartConsul(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = agent.Stop() })
+		opts.Settings = map[string]string{"address": agent.Addr, "resync": "1s"}
+	}
+	env, err := harness.Start(opts)
+	t.Cleanup(func() { _ = env.Stop() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, agent
+}
+
+// TestFlaggerVersion: the driver runs the Flagger the Makefile pins.
+func TestFlaggerVersion(t *testing.T) {
+	dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(dir, "flagger-driver"), "-version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "v"+harness.FlaggerVersion {
+		t.Fatalf("driver built with Flagger %q, want v%s", got, harness.FlaggerVersion)
+	}
+}
+
+// TestFlaggerCanaryLifecycle: Flagger's whole canary life cycle, with its own
+// routers, for every SMI provider Flagger has, on every backend; then a
+// Canary with service.hosts.
+func TestFlaggerCanaryLifecycle(t *testing.T) {
+	// Flagger's analysis: Reconcile on every tick, then SetRoutes a step at a
+	// time; a mirrored step (Flagger's SMI routers cannot mirror and say so by
+	// ignoring the flag); promotion back to the primary.
+	steps := []struct {
+		primary, canary int
+		mirrored        bool
+	}{{90, 10, false}, {80, 20, false}, {60, 40, true}, {50, 50, false}, {100, 0, false}}
 	for _, m := range meshes {
 		t.Run(m.name, func(t *testing.T) {
-			opts := harness.Options{NewBackend: m.new}
-			var agent *harness.Consul
-			if m.crds != nil {
-				p, err := m.crds()
-				if err != nil {
-					t.Fatal(err)
-				}
-				opts.ExtraCRDPaths = []string{p}
-			} else {
-				var err error
-				if agent, err = harness.StartConsul(); err != nil {
-					t.Fatal(err)
-				}
-				defer agent.Stop()
-				opts.Settings = map[string]string{"address": agent.Addr, "resync": "1s"}
-			}
-			env, err := harness.Start(opts)
-			defer func() { _ = env.Stop() }()
-			if err != nil {
-				t.Fatal(err)
-			}
+			env, agent := startEnv(t, m)
 			ctx := context.Background()
-			for _, version := range []string{"v1alpha1", "v1alpha2", "v1alpha3"} {
-				t.Run(version, func(t *testing.T) {
+			for i, c := range cases {
+				t.Run(strings.ReplaceAll(c.provider, ":", "-"), func(t *testing.T) {
 					ns := env.Namespace(t, "flagger-")
-					n := names{ns: ns, apex: "podinfo-" + version, primary: "podinfo-" + version + "-primary", canary: "podinfo-" + version + "-canary"}
-					for _, s := range []string{n.apex, n.primary, n.canary} {
-						env.Create(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: s},
-							Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9898}}}})
+					// A name per case: in Consul's free edition every Kubernetes
+					// namespace shares one Consul namespace.
+					name := fmt.Sprintf("podinfo%d", i)
+					n := names{ns: ns, apex: name, primary: name + "-primary", canary: name + "-canary"}
+					env.Create(t, podinfo(ns, name))
+					f := startFlagger(t, env)
+					a := f.call(map[string]any{"op": "initialize", "canary": canary(ns, name, c.provider, c.portDiscovery, nil)})
+					wantPorts := map[string]int32{}
+					if c.portDiscovery {
+						wantPorts = map[string]int32{"http-metrics": 9797, "grpc": 9999}
 					}
-					var r router
-					switch version {
-					case "v1alpha1":
-						r = &v1alpha1Router{c: flaggerClient(t, env, smiv1alpha1.AddToScheme), n: n}
-					case "v1alpha2":
-						r = &intRouter{c: flaggerClient(t, env, smiv1alpha2.AddToScheme), n: n, version: version}
-					default:
-						r = &intRouter{c: flaggerClient(t, env, smiv1alpha3.AddToScheme), n: n, version: version}
+					if fmt.Sprint(a.Ports) != fmt.Sprint(wantPorts) {
+						t.Fatalf("Flagger discovered ports %v, want %v", a.Ports, wantPorts)
 					}
-					if err := r.reconcile(ctx); err != nil {
-						t.Fatal(err)
+					f.call(map[string]any{"op": "reconcile"})
+					apex := &corev1.Service{}
+					if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: n.apex}, apex); err != nil {
+						t.Fatalf("Flagger's apex Service: %v", err)
 					}
-					follow := func(p, c int) {
+					if len(apex.Spec.Ports) != 1+len(wantPorts) {
+						t.Fatalf("apex Service ports %v, want 9898 and %v", apex.Spec.Ports, wantPorts)
+					}
+					ts := splitHub(t, env, ns, n.apex)
+					if got := writtenIn(ts); len(got) != 1 || got[0] != "split.smi-spec.io/"+c.version {
+						t.Fatalf("Flagger's %s router wrote the TrafficSplit in %v, want %s", c.provider, got, c.version)
+					}
+					follow := func(p, cw int) *splitv1alpha4.TrafficSplit {
 						t.Helper()
-						want := map[string]int64{n.primary: int64(p), n.canary: int64(c)}
+						want := map[string]int64{n.primary: int64(p), n.canary: int64(cw)}
+						var ts *splitv1alpha4.TrafficSplit
 						harness.Eventually(t, 30*time.Second, func() error {
 							got, err := m.shares(ctx, env, agent, n)
 							if err != nil {
@@ -278,24 +347,81 @@ func TestFlaggerStepsOnEveryBackend(t *testing.T) {
 							if !conformance.SameRatios(got, want) && !(m.precision > 0 && conformance.CloseRatios(got, want, m.precision)) {
 								return fmt.Errorf("%s has %v, Flagger set %v", m.name, got, want)
 							}
+							ts = splitHub(t, env, ns, n.apex)
+							pr := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+							if pr == nil || pr.Status != metav1.ConditionTrue || pr.ObservedGeneration != ts.Generation {
+								return fmt.Errorf("Programmed of generation %d: %+v", ts.Generation, pr)
+							}
 							return nil
 						})
+						return ts
 					}
-					follow(100, 0)
+					// A second Reconcile finds nothing to change: what Flagger
+					// reads back through the conversion webhook is what it wrote.
+					again := func(before *splitv1alpha4.TrafficSplit) {
+						t.Helper()
+						f.call(map[string]any{"op": "reconcile"})
+						if after := splitHub(t, env, ns, n.apex); after.Generation != before.Generation {
+							t.Fatalf("Flagger's Reconcile changed the spec (generation %d -> %d): %+v -> %+v",
+								before.Generation, after.Generation, before.Spec, after.Spec)
+						}
+					}
+					again(follow(100, 0))
 					for _, s := range steps {
-						// Flagger retries a step on its next tick when the update
-						// conflicts (the controller writes status concurrently).
-						if err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return r.setRoutes(ctx, s[0], s[1]) }); err != nil {
-							t.Fatal(err)
-						}
+						f.call(map[string]any{"op": "setRoutes", "primary": s.primary, "canaryWeight": s.canary, "mirrored": s.mirrored})
 						// Flagger reads the weights back to decide its next step.
-						if p, c, err := r.getRoutes(ctx); err != nil || p != s[0] || c != s[1] {
-							t.Fatalf("Flagger reads back primary=%d canary=%d (%v), it wrote %v", p, c, err, s)
+						if r := f.call(map[string]any{"op": "getRoutes"}); r.Primary != s.primary || r.Canary != s.canary || r.Mirrored {
+							t.Fatalf("Flagger reads back primary=%d canary=%d mirrored=%v, it set %+v", r.Primary, r.Canary, r.Mirrored, s)
 						}
-						follow(s[0], s[1])
+						again(follow(s.primary, s.canary))
 					}
+					// Finalize (the canary deleted): Flagger hands the apex back to
+					// the workload; the split stays, all traffic on the primary.
+					f.call(map[string]any{"op": "finalize"})
+					follow(100, 0)
 				})
 			}
+			t.Run("service-hosts", func(t *testing.T) { serviceHosts(t, m, env, agent) })
 		})
 	}
+}
+
+// serviceHosts: with spec.service.hosts, Flagger's SMI routers
+// write spec.service = hosts[0] (a host name for a gateway, not a Service of
+// the namespace). No backend can route a host name that no Service has: the
+// split is refused with RefNotFound, Programmed=False NotAccepted, and no mesh
+// object is written for it (docs/flagger.md).
+func serviceHosts(t *testing.T, m mesh, env *harness.Env, agent *harness.Consul) {
+	ctx := context.Background()
+	ns := env.Namespace(t, "flagger-hosts-")
+	env.Create(t, podinfo(ns, "podinfo"))
+	f := startFlagger(t, env)
+	f.call(map[string]any{"op": "initialize", "canary": canary(ns, "podinfo", "smi:v1alpha3", false, []string{"podinfo.example.com"})})
+	f.call(map[string]any{"op": "reconcile"})
+	ts := splitHub(t, env, ns, "podinfo")
+	if ts.Spec.Service != "podinfo.example.com" {
+		t.Fatalf("Flagger wrote spec.service %q, want hosts[0]", ts.Spec.Service)
+	}
+	harness.Eventually(t, 30*time.Second, func() error {
+		ts = splitHub(t, env, ns, "podinfo")
+		ac := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionAccepted)
+		pr := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if ac == nil || ac.Status != metav1.ConditionFalse || ac.Reason != "RefNotFound" {
+			return fmt.Errorf("Accepted: %+v", ac)
+		}
+		if pr == nil || pr.Status != metav1.ConditionFalse || pr.Reason != "NotAccepted" {
+			return fmt.Errorf("Programmed: %+v", pr)
+		}
+		return nil
+	})
+	n := names{ns: ns, apex: "podinfo.example.com"}
+	if got, err := m.shares(ctx, env, agent, n); err == nil && len(got) > 0 {
+		t.Fatalf("%s routes the host name: %v", m.name, got)
+	}
+	n.apex = "podinfo"
+	if got, err := m.shares(ctx, env, agent, n); err == nil && len(got) > 0 {
+		t.Fatalf("%s splits the apex Service that the TrafficSplit does not name: %v", m.name, got)
+	}
+	b, _ := json.Marshal(ts.Status.Conditions)
+	t.Logf("conditions: %s", b)
 }
