@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,6 +60,11 @@ func NewScheme() (*runtime.Scheme, error) {
 		return nil, err
 	}
 	if err := apiregistrationv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	// The CRDs whose CA bundle --cert-mode=self keeps and whose storage
+	// versions the storage migration trims.
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	return s, nil
