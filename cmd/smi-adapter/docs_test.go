@@ -10,6 +10,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/storagemigration"
 )
 
 // TestTroubleshootingListsEveryReason: every condition reason the code sets
@@ -25,7 +26,7 @@ func TestTroubleshootingListsEveryReason(t *testing.T) {
 		istio.ReasonUnsupportedMatch, istio.ReasonSelectorNotExact, istio.ReasonInvalidHint, istio.ReasonHTTPRuleOnTCP,
 		linkerd.ReasonUnsupportedMatch, linkerd.ReasonSelectorNotExact, linkerd.ReasonNoPorts,
 		consul.ReasonUnsupportedMatch, consul.ReasonCollision, consul.ReasonConflict, kubesink.ReasonConflict,
-		"BackendError", "Programmed"} {
+		model.ReasonNotAccepted, storagemigration.ReasonFailed, "BackendError", "Programmed"} {
 		if !strings.Contains(doc, "| `"+r+"` |") {
 			t.Errorf("docs/troubleshooting.md has no row for reason %s", r)
 		}
