@@ -38,6 +38,12 @@ func versionsOf(s *runtime.Scheme, gk schema.GroupKind) []schema.GroupVersionKin
 	return out
 }
 
+// canonicalOnRead are fixtures written in a legacy form that reads back in
+// its canonical form (the golden file shows it): a v1alpha1 destination port
+// written as a string, as smi-sdk-go's first v1alpha1 type did, reads back as
+// the number.
+var canonicalOnRead = map[string]bool{"traffictarget-v1alpha1-string-port": true}
+
 // TestConversionGolden renders every fixture in every version of its kind
 // (testdata/conversion/*.in.yaml -> *.out.yaml) and checks the round trip
 // in-version -> V -> in-version for every version V: every version pair.
@@ -93,7 +99,7 @@ func TestConversionGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !equality.Semantic.DeepEqual(in, again) {
+				if !equality.Semantic.DeepEqual(in, again) && !canonicalOnRead[name] {
 					t.Errorf("%s -> %s -> %s changed the object:\n%s", inGVK.Version, gvk.Version, inGVK.Version, diffYAML(t, in, again))
 				}
 			}

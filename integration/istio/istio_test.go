@@ -308,3 +308,49 @@ func counter(t *testing.T, name, kind string) float64 {
 	}
 	return sum
 }
+
+// TestAccessV1alpha1StringPort: a v1alpha1 TrafficTarget whose destination
+// port is a string (smi-sdk-go's first v1alpha1 type had `Port string`) is
+// stored, not refused by the apiserver; "8080" is port 8080 in every
+// version, and a string that is no port number makes it grant nothing
+// (Accepted=False Invalid) rather than every port.
+func TestAccessV1alpha1StringPort(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	for name, port := range map[string]string{"spelled": "8080", "named": "http"} {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "access.smi-spec.io/v1alpha1", "kind": "TrafficTarget",
+			"metadata":    map[string]any{"namespace": ns, "name": name},
+			"destination": map[string]any{"kind": "ServiceAccount", "name": "db", "port": port},
+			"sources":     []any{map[string]any{"kind": "ServiceAccount", "name": "web"}},
+			"specs":       []any{map[string]any{"kind": "TCPRoute", "name": "db"}},
+		}}
+		if err := env.Client.Create(ctx, u); err != nil {
+			t.Fatalf("%s: port %q refused: %v", name, port, err)
+		}
+	}
+	back := &unstructured.Unstructured{}
+	back.SetAPIVersion("access.smi-spec.io/v1alpha1")
+	back.SetKind("TrafficTarget")
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "spelled"}, back); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _ := unstructured.NestedFieldNoCopy(back.Object, "destination", "port"); fmt.Sprint(p) != "8080" {
+		t.Fatalf("v1alpha1 reads back port %#v, want 8080", p)
+	}
+	hub := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "spelled"}}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(hub), hub); err != nil {
+		t.Fatal(err)
+	}
+	if got := hub.Annotations[common.AnnotationDestinationPort]; got != "8080" {
+		t.Fatalf("hub destination port %q, want 8080", got)
+	}
+	named := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "named"}}
+	eventually(t, func() error {
+		c := condition(named, common.ConditionAccepted)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "Invalid" || !strings.Contains(c.Message, "grants nothing") {
+			return fmt.Errorf("Accepted: %+v", c)
+		}
+		return nil
+	})
+}

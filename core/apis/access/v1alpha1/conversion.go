@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/conversion"
 
 	"github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
@@ -17,7 +18,17 @@ func (src *TrafficTarget) ConvertTo(dstRaw conversion.Hub) error {
 	dst.Status = *src.Status.DeepCopy()
 	dst.Spec.Destination = subjectToHub(src.Destination)
 	if p := src.Destination.Port; p != nil {
-		common.SetAnnotation(&dst.Annotations, common.AnnotationDestinationPort, strconv.Itoa(int(*p)))
+		// A string port (smi-sdk-go's first v1alpha1 type) is kept as
+		// written: normalize reads it as the number it spells, or refuses it.
+		// An explicit empty string is no port number either: it must not
+		// read as "no port" (all ports), so it is kept as `""`, refused.
+		raw := p.StrVal
+		if p.Type == intstr.Int {
+			raw = strconv.Itoa(int(p.IntVal))
+		} else if raw == "" {
+			raw = `""`
+		}
+		common.SetAnnotation(&dst.Annotations, common.AnnotationDestinationPort, raw)
 	}
 	dst.Spec.Sources = nil
 	for _, s := range src.Sources {
@@ -37,7 +48,8 @@ func (dst *TrafficTarget) ConvertFrom(srcRaw conversion.Hub) error {
 	dst.Status = *src.Status.DeepCopy()
 	dst.Destination = subjectFromHub(src.Spec.Destination)
 	if port, ok := common.DestinationPort(dst.Annotations); ok {
-		dst.Destination.Port = &port
+		p := intstr.FromInt32(port)
+		dst.Destination.Port = &p
 		common.SetAnnotation(&dst.Annotations, common.AnnotationDestinationPort, "")
 	}
 	dst.Sources = nil

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 )
@@ -56,11 +57,13 @@ type IdentityBindingSubject struct {
 	// Namespace of the ServiceAccount; empty means the TrafficTarget's namespace.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
-	// Port restricts the specs to one port of the destination.
+	// Port restricts the specs to one port of the destination. A number, or
+	// the same number as a string: smi-sdk-go's first v1alpha1 type had
+	// `Port string`, and objects written with it are read, not refused. A
+	// string that is not a port number 1-65535 makes the TrafficTarget grant
+	// nothing (Accepted=False, Invalid).
 	// +optional
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=65535
-	Port *int32 `json:"port,omitempty"`
+	Port *intstr.IntOrString `json:"port,omitempty"`
 }
 
 // TrafficTargetList is a list of TrafficTargets.
