@@ -26,8 +26,6 @@ KUBE_SERVERS   := $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd
 # (integration/tools/<name>: a module each, on the tool's dependency versions).
 FLAGGER_VERSION := 1.36.1
 FLAGGER_DIR    := $(BIN)/flagger-$(FLAGGER_VERSION)
-ARGO_ROLLOUTS_VERSION := 1.10.2
-ARGO_ROLLOUTS_DIR := $(BIN)/argo-rollouts-$(ARGO_ROLLOUTS_VERSION)
 DRIVERS        := $(FLAGGER_DIR)/flagger-driver
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
@@ -42,7 +40,6 @@ export SMI_ADAPTER_CONSUL := $(CONSUL)
 export SMI_ADAPTER_PROMETHEUS := $(PROMETHEUS_DIR)
 export SMI_ADAPTER_HELM := $(HELM)
 export SMI_ADAPTER_FLAGGER := $(FLAGGER_DIR)
-export SMI_ADAPTER_ARGO_ROLLOUTS := $(ARGO_ROLLOUTS_DIR)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
@@ -137,15 +134,9 @@ $(CONTROLLER_GEN):
 
 tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) ## build the test servers into bin/ (cached by version)
 
-# Built one at a time: each needs ~3 GB and both cores. On a cold machine
-# the first build starts every module's downloads in the background, so that
-# fetching overlaps compiling instead of each build fetching on its own (the
-# module cache is safe for concurrent go commands).
-TOOL_MODULES := integration/tools/etcd integration/tools/consul integration/tools/prometheus \
-	integration/tools/helm integration/tools/flagger integration/tools/argorollouts . integration/istiovalidate
+# Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
 	mkdir -p $(ENVTEST_ASSETS)
-	@for m in $(TOOL_MODULES); do [ -f $$m/go.mod ] && (cd $$m && nohup $(GO) mod download >/dev/null 2>&1 &); done; true
 	cd integration/tools/kube && $(GO) build -trimpath -ldflags "$(KUBE_LDFLAGS)" -o $(ENVTEST_ASSETS)/ \
 	  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 
@@ -176,16 +167,12 @@ $(HELM): | $(PROMETHEUS)
 	cd integration/tools/helm && CGO_ENABLED=0 $(GO) build -trimpath \
 	  -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$(HELM_VERSION)" -o $(HELM) helm.sh/helm/v4/cmd/helm
 
-# The drivers (after Helm, one build at a time; again when their code
+# The Flagger driver (after Helm, one build at a time; again when its code
 # changes). Flagger's CRD comes from the module, next to the binary.
 $(FLAGGER_DIR)/flagger-driver: $(wildcard integration/tools/flagger/*) | $(HELM)
 	mkdir -p $(FLAGGER_DIR)
 	cd integration/tools/flagger && $(GO) build -trimpath -ldflags "-s -w" -o $@ . && \
 	  cp "$$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/flagger)/artifacts/flagger/crd.yaml" $(FLAGGER_DIR)/crd.yaml && chmod u+w $(FLAGGER_DIR)/crd.yaml
-
-$(ARGO_ROLLOUTS_DIR)/argo-rollouts-driver: $(wildcard integration/tools/argorollouts/*) | $(FLAGGER_DIR)/flagger-driver
-	mkdir -p $(ARGO_ROLLOUTS_DIR)
-	cd integration/tools/argorollouts && $(GO) build -trimpath -ldflags "-s -w" -o $@ .
 
 BACKEND ?= istio
 # Only what BACKEND needs: the control plane, and the Consul agent for consul.

@@ -14,15 +14,12 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// The tools whose own code drives SMI objects in the tests, each built by
-// `make tools` into bin/<name>-<version>/ from its module at this version.
-const (
-	FlaggerVersion      = "1.36.1"
-	ArgoRolloutsVersion = "1.10.2"
-)
+// FlaggerVersion is the Flagger whose own router code drives TrafficSplits
+// in the tests, built by `make tools` into bin/flagger-<version>/.
+const FlaggerVersion = "1.36.1"
 
 // Driver is a process running another project's own code (Flagger's
-// routers, Argo Rollouts' SMI reconciler) against the test apiserver. Those
+// routers) against the test apiserver. Those
 // projects build on older Kubernetes libraries than smi-adapter, so each
 // driver is a module and a binary of its own: one JSON request per line on
 // stdin, one JSON answer per line on stdout.
