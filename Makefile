@@ -26,7 +26,16 @@ KUBE_SERVERS   := $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd
 # (integration/tools/<name>: a module each, on the tool's dependency versions).
 FLAGGER_VERSION := 1.36.1
 FLAGGER_DIR    := $(BIN)/flagger-$(FLAGGER_VERSION)
-DRIVERS        := $(FLAGGER_DIR)/flagger-driver
+ARGO_ROLLOUTS_VERSION := 1.10.1
+ARGO_ROLLOUTS_DIR := $(BIN)/argo-rollouts-$(ARGO_ROLLOUTS_VERSION)
+LINKERD2_VERSION := v0.0.0-20230502184307-e1ba0e039074
+LINKERD_DEST_DIR := $(BIN)/linkerd-destination-20230502184307
+DRIVERS        := $(FLAGGER_DIR)/flagger-driver $(ARGO_ROLLOUTS_DIR)/argo-rollouts-driver $(LINKERD_DEST_DIR)/linkerd-destination-driver
+# Rust's regex crate (Linkerd's engine) as an oracle: Debian's
+# librust-regex-dev, built offline with the machine's cargo.
+RUST_REGEX_VERSION := 1.7.1
+RUSTREGEX     := $(BIN)/rustregex-$(RUST_REGEX_VERSION)/rustregex
+CARGO         ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
 OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
@@ -40,6 +49,9 @@ export SMI_ADAPTER_CONSUL := $(CONSUL)
 export SMI_ADAPTER_PROMETHEUS := $(PROMETHEUS_DIR)
 export SMI_ADAPTER_HELM := $(HELM)
 export SMI_ADAPTER_FLAGGER := $(FLAGGER_DIR)
+export SMI_ADAPTER_ARGO_ROLLOUTS := $(ARGO_ROLLOUTS_DIR)
+export SMI_ADAPTER_LINKERD_DESTINATION := $(LINKERD_DEST_DIR)
+export SMI_ADAPTER_RUSTREGEX := $(RUSTREGEX)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
@@ -132,7 +144,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) ## build the test servers into bin/ (cached by version)
+tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) $(RUSTREGEX) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -173,6 +185,31 @@ $(FLAGGER_DIR)/flagger-driver: $(wildcard integration/tools/flagger/*) | $(HELM)
 	mkdir -p $(FLAGGER_DIR)
 	cd integration/tools/flagger && $(GO) build -trimpath -ldflags "-s -w" -o $@ . && \
 	  cp "$$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/flagger)/artifacts/flagger/crd.yaml" $(FLAGGER_DIR)/crd.yaml && chmod u+w $(FLAGGER_DIR)/crd.yaml
+
+# Argo Rollouts' SMI router driver (after Flagger's, one build at a time), with
+# the Rollout CRD from the same module.
+$(ARGO_ROLLOUTS_DIR)/argo-rollouts-driver: $(wildcard integration/tools/argo-rollouts/*) | $(FLAGGER_DIR)/flagger-driver
+	mkdir -p $(ARGO_ROLLOUTS_DIR)
+	cd integration/tools/argo-rollouts && $(GO) build -trimpath -ldflags "-s -w" -o $@ . && \
+	  cp "$$($(GO) list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)/manifests/crds/rollout-crd.yaml" $(ARGO_ROLLOUTS_DIR)/crd.yaml && chmod u+w $(ARGO_ROLLOUTS_DIR)/crd.yaml
+
+# Linkerd's destination service driver (after Argo Rollouts', one build at a
+# time): github.com/linkerd/linkerd2 $(LINKERD2_VERSION), the only version the
+# module proxy serves.
+$(LINKERD_DEST_DIR)/linkerd-destination-driver: $(wildcard integration/tools/linkerd-destination/*) | $(ARGO_ROLLOUTS_DIR)/argo-rollouts-driver
+	mkdir -p $(LINKERD_DEST_DIR)
+	cd integration/tools/linkerd-destination && $(GO) build -trimpath -ldflags "-s -w" -o $@ . && \
+	  test "$$($@ -version)" = "$(LINKERD2_VERSION)"
+
+# The Rust regex oracle: the crate's sources come from Debian's package (the
+# only Rust crates this machine can reach), installed here when missing.
+$(RUSTREGEX): $(wildcard integration/tools/rustregex/src/* integration/tools/rustregex/Cargo.*)
+	@if [ ! -d /usr/share/cargo/registry/regex-$(RUST_REGEX_VERSION) ]; then \
+	  echo "installing librust-regex-dev (Rust's regex $(RUST_REGEX_VERSION) sources)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq librust-regex-dev; fi
+	mkdir -p $(dir $(RUSTREGEX))
+	cd integration/tools/rustregex && CARGO_TARGET_DIR=$(BIN)/.cargo-target $(CARGO) build --release --offline --locked
+	cp $(BIN)/.cargo-target/release/rustregex $@
 
 BACKEND ?= istio
 # Only what BACKEND needs: the control plane, and the Consul agent for consul.

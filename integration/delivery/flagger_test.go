@@ -1,4 +1,4 @@
-// Package flagger_test runs Flagger's own router code (github.com/fluxcd/flagger
+// Flagger's own router code (github.com/fluxcd/flagger
 // v1.36.1: the canary controller's port discovery, the KubernetesRouter that
 // creates the apex, primary and canary Services, and the MeshRouter of each
 // SMI provider) against smi-adapter on every backend, through a canary's whole
@@ -7,7 +7,8 @@
 // Flagger builds on older Kubernetes libraries than smi-adapter, so its code
 // runs in a process of its own (integration/tools/flagger, built by
 // `make tools`), driven one step at a time over stdin.
-package flagger_test
+
+package delivery_test
 
 import (
 	"context"
@@ -15,7 +16,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -23,102 +23,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/smi-adapter/smi-adapter/adapters/consul"
-	"github.com/smi-adapter/smi-adapter/adapters/istio"
-	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
-	"github.com/smi-adapter/smi-adapter/core/controller"
-	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
-
-// names of one canary's Services, as Flagger derives them.
-type names struct{ ns, apex, primary, canary string }
-
-// mesh reads what a backend made of the split: service -> relative weight,
-// the same on every route of the root.
-type mesh struct {
-	name      string
-	new       controller.Constructor
-	crds      func() (string, error)
-	precision float64
-	shares    func(ctx context.Context, env *harness.Env, agent *harness.Consul, n names) (map[string]int64, error)
-}
-
-func istioShares(ctx context.Context, env *harness.Env, _ *harness.Consul, n names) (map[string]int64, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(istio.VirtualServiceGVK)
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: istio.VirtualServiceName(n.apex)}, u); err != nil {
-		return nil, err
-	}
-	routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
-	if len(routes) == 0 {
-		return nil, fmt.Errorf("VirtualService of %s has no http routes", n.apex)
-	}
-	var first map[string]int64
-	for i, r := range routes {
-		out := map[string]int64{}
-		dests, _, _ := unstructured.NestedSlice(r.(map[string]any), "route")
-		for _, d := range dests {
-			host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
-			w, _, _ := unstructured.NestedInt64(d.(map[string]any), "weight")
-			out[strings.Split(host, ".")[0]] += w
-		}
-		if i == 0 {
-			first = out
-		} else if !conformance.SameRatios(first, out) {
-			return nil, fmt.Errorf("VirtualService of %s: route %d splits %v, route 0 %v", n.apex, i, out, first)
-		}
-	}
-	return first, nil
-}
-
-func linkerdShares(ctx context.Context, env *harness.Env, _ *harness.Consul, n names) (map[string]int64, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(linkerd.ServiceProfileGVK)
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: linkerd.ServiceProfileName(n.apex, n.ns, "cluster.local")}, u); err != nil {
-		return nil, err
-	}
-	list, _, _ := unstructured.NestedSlice(u.Object, "spec", "dstOverrides")
-	out := map[string]int64{}
-	for _, o := range list {
-		m := o.(map[string]any)
-		q := resource.MustParse(fmt.Sprint(m["weight"]))
-		out[strings.Split(m["authority"].(string), ".")[0]] = q.MilliValue()
-	}
-	return out, nil
-}
-
-func consulShares(_ context.Context, _ *harness.Env, agent *harness.Consul, n names) (map[string]int64, error) {
-	out, _, err := agent.Client.DiscoveryChain().Get(n.apex, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	got := map[string]int64{}
-	for _, node := range out.Chain.Nodes {
-		if node.Type == "splitter" {
-			for _, s := range node.Splits {
-				got[out.Chain.Targets[out.Chain.Nodes[s.NextNode].Resolver.Target].Service] += int64(s.Weight*100 + 0.5)
-			}
-		}
-	}
-	if len(got) == 0 {
-		return nil, fmt.Errorf("no splitter in the chain of %s yet", n.apex)
-	}
-	return got, nil
-}
-
-var meshes = []mesh{
-	{"istio", istio.New, harness.IstioCRDs, 0, istioShares},
-	{"linkerd", linkerd.New, harness.LinkerdCRDs, 0, linkerdShares},
-	{"consul", consul.New, nil, 0.0001, consulShares},
-}
 
 // flaggerCase is one Canary: its provider, the SMI version that provider's
 // router writes, and Flagger's service options.
@@ -226,56 +137,6 @@ func (f *flagger) call(req map[string]any) answer {
 	return a
 }
 
-func splitHub(t *testing.T, env *harness.Env, ns, name string) *splitv1alpha4.TrafficSplit {
-	t.Helper()
-	ts := &splitv1alpha4.TrafficSplit{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ts); err != nil {
-		t.Fatalf("TrafficSplit %s/%s: %v", ns, name, err)
-	}
-	return ts
-}
-
-// writtenIn is the set of API versions that wrote the object's spec.
-func writtenIn(ts *splitv1alpha4.TrafficSplit) []string {
-	var out []string
-	for _, m := range ts.ManagedFields {
-		if m.Subresource == "" {
-			out = append(out, m.APIVersion)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func startEnv(t *testing.T, m mesh) (*harness.Env, *harness.Consul) {
-	t.Helper()
-	dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := harness.Options{NewBackend: m.new, ExtraCRDPaths: []string{filepath.Join(dir, "crd.yaml")}}
-	var agent *harness.Consul
-	if m.crds != nil {
-		p, err := m.crds()
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.ExtraCRDPaths = append(opts.ExtraCRDPaths, p)
-	} else {
-		if agent, err = harness.StartConsul(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = agent.Stop() })
-		opts.Settings = map[string]string{"address": agent.Addr, "resync": "1s"}
-	}
-	env, err := harness.Start(opts)
-	t.Cleanup(func() { _ = env.Stop() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env, agent
-}
-
 // TestFlaggerVersion: the driver runs the Flagger the Makefile pins.
 func TestFlaggerVersion(t *testing.T) {
 	dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
@@ -304,7 +165,11 @@ func TestFlaggerCanaryLifecycle(t *testing.T) {
 	}{{90, 10, false}, {80, 20, false}, {60, 40, true}, {50, 50, false}, {100, 0, false}}
 	for _, m := range meshes {
 		t.Run(m.name, func(t *testing.T) {
-			env, agent := startEnv(t, m)
+			dir, err := harness.ToolDir("SMI_ADAPTER_FLAGGER", "flagger", harness.FlaggerVersion)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, agent := startEnv(t, m, filepath.Join(dir, "crd.yaml"))
 			ctx := context.Background()
 			for i, c := range cases {
 				t.Run(strings.ReplaceAll(c.provider, ":", "-"), func(t *testing.T) {
@@ -337,24 +202,7 @@ func TestFlaggerCanaryLifecycle(t *testing.T) {
 					}
 					follow := func(p, cw int) *splitv1alpha4.TrafficSplit {
 						t.Helper()
-						want := map[string]int64{n.primary: int64(p), n.canary: int64(cw)}
-						var ts *splitv1alpha4.TrafficSplit
-						harness.Eventually(t, 30*time.Second, func() error {
-							got, err := m.shares(ctx, env, agent, n)
-							if err != nil {
-								return err
-							}
-							if !conformance.SameRatios(got, want) && !(m.precision > 0 && conformance.CloseRatios(got, want, m.precision)) {
-								return fmt.Errorf("%s has %v, Flagger set %v", m.name, got, want)
-							}
-							ts = splitHub(t, env, ns, n.apex)
-							pr := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
-							if pr == nil || pr.Status != metav1.ConditionTrue || pr.ObservedGeneration != ts.Generation {
-								return fmt.Errorf("Programmed of generation %d: %+v", ts.Generation, pr)
-							}
-							return nil
-						})
-						return ts
+						return followSplit(t, m, env, agent, n, map[string]int64{n.primary: int64(p), n.canary: int64(cw)})
 					}
 					// A second Reconcile finds nothing to change: what Flagger
 					// reads back through the conversion webhook is what it wrote.

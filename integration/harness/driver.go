@@ -18,8 +18,13 @@ import (
 // in the tests, built by `make tools` into bin/flagger-<version>/.
 const FlaggerVersion = "1.36.1"
 
+// ArgoRolloutsVersion is the Argo Rollouts whose own SMI traffic router
+// drives TrafficSplits in the tests, built by `make tools` into
+// bin/argo-rollouts-<version>/.
+const ArgoRolloutsVersion = "1.10.1"
+
 // Driver is a process running another project's own code (Flagger's
-// routers) against the test apiserver. Those
+// routers, Argo Rollouts' SMI router) against the test apiserver. Those
 // projects build on older Kubernetes libraries than smi-adapter, so each
 // driver is a module and a binary of its own: one JSON request per line on
 // stdin, one JSON answer per line on stdout.
