@@ -27,6 +27,10 @@ const (
 	ReasonNoTraffic      = "NoTraffic"
 	ReasonPortMismatch   = "BackendPortMismatch"
 	ReasonNotExact       = "SelectorNotExact"
+	// ReasonUnsupportedMatch: valid SMI that no mesh can be told exactly (a
+	// regex with no dialect-neutral form); backends use it too, for what
+	// their own mesh cannot express. The rule or split fails closed.
+	ReasonUnsupportedMatch = "UnsupportedMatch"
 	// ReasonNotAccepted is Programmed's reason while Accepted is not True.
 	ReasonNotAccepted = "NotAccepted"
 )

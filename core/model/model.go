@@ -7,7 +7,9 @@
 //   - Access is deny by default: an identity with no Grant gets nothing.
 //   - HTTPMatch.PathRegex is an RE2 regex written so that it means the same
 //     under full-match and under search semantics ("^(?:SMI regex).*$"): SMI's
-//     start-only anchoring is explicit.
+//     start-only anchoring is explicit. Every regex of the model is in the
+//     dialect-neutral form of core/neutralregex: RE2, Go and Rust's regex
+//     read it alike, so adapters write it as it is.
 //   - Header regexes must match the whole header value (the narrower reading of
 //     SMI, so a mesh that matches whole values never allows more than SMI).
 //   - Empty Methods means every method; empty Ports means every port of the destination.
@@ -99,7 +101,7 @@ const (
 
 // HTTPMatch selects HTTP requests. The zero value matches every request.
 type HTTPMatch struct {
-	// PathRegex is "" (any path) or "^(?:<SMI pathRegex>).*$".
+	// PathRegex is "" (any path) or "^(?:<SMI pathRegex, dialect-neutral>).*$".
 	PathRegex string `json:"pathRegex,omitempty"`
 	// Methods, upper case and sorted; empty means every method.
 	Methods []string `json:"methods,omitempty"`

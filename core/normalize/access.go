@@ -169,9 +169,13 @@ func httpRules(ns string, r accessv1alpha3.TrafficTargetRule, fld *field.Path, p
 	}
 	var out []model.Rule
 	for _, m := range matches {
-		hm, errs := HTTPMatch(m, field.NewPath("spec", "matches").Key(m.Name))
+		hm, errs, unsupported := HTTPMatch(m, field.NewPath("spec", "matches").Key(m.Name))
 		if len(errs) > 0 {
 			p.Add(diag(ref, model.SeverityError, model.ReasonInvalid, fld, fmt.Sprintf("HTTPRouteGroup %s/%s match %q is invalid (%s); it grants nothing", ns, r.Name, m.Name, errs.ToAggregate().Error())))
+			continue
+		}
+		if len(unsupported) > 0 {
+			p.Add(diag(ref, model.SeverityError, model.ReasonUnsupportedMatch, fld, fmt.Sprintf("HTTPRouteGroup %s/%s match %q cannot be written exactly (%s); it grants nothing (fail closed)", ns, r.Name, m.Name, unsupported.ToAggregate().Error())))
 			continue
 		}
 		out = append(out, model.Rule{Protocol: model.ProtocolHTTP, Ports: slices.Clone(ports), HTTP: &hm, Route: routeRef, Match: m.Name})

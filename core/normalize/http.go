@@ -1,8 +1,8 @@
 package normalize
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +11,7 @@ import (
 
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/neutralregex"
 )
 
 // KnownMethods are the HTTP methods SMI names.
@@ -25,15 +26,27 @@ func AnchorPath(re string) string {
 	return "^(?:" + re + ").*$"
 }
 
-// HTTPMatch normalizes one SMI HTTP match. Errors carry field paths under fld.
-func HTTPMatch(m specsv1alpha4.HTTPMatch, fld *field.Path) (model.HTTPMatch, field.ErrorList) {
+// HTTPMatch normalizes one SMI HTTP match. Regexes are written in their
+// dialect-neutral form (core/neutralregex), so every mesh's engine reads
+// them as RE2 reads the SMI text. Errors carry field paths under fld:
+// invalid is what SMI itself refuses (not RE2, unknown methods),
+// unsupported a regex no form of which every engine reads the same; either
+// makes the match grant or split nothing.
+func HTTPMatch(m specsv1alpha4.HTTPMatch, fld *field.Path) (out model.HTTPMatch, invalid, unsupported field.ErrorList) {
 	var errs field.ErrorList
-	out := model.HTTPMatch{}
-	if m.PathRegex != "" {
-		if _, err := regexp.Compile(m.PathRegex); err != nil {
-			errs = append(errs, field.Invalid(fld.Child("pathRegex"), m.PathRegex, "not an RE2 regular expression: "+reError(err)))
+	neutral := func(f *field.Path, re string) string {
+		w, err := neutralregex.Print(re)
+		var u *neutralregex.UnsupportedError
+		switch {
+		case errors.As(err, &u):
+			unsupported = append(unsupported, field.Invalid(f, quoteRegex(re), "no mesh engine can be given this regex so that it reads it as RE2 does: "+u.Construct))
+		case err != nil:
+			errs = append(errs, field.Invalid(f, quoteRegex(re), "not an RE2 regular expression: "+reError(err)))
 		}
-		out.PathRegex = AnchorPath(m.PathRegex)
+		return w
+	}
+	if m.PathRegex != "" {
+		out.PathRegex = AnchorPath(neutral(fld.Child("pathRegex"), m.PathRegex))
 	}
 	any := len(m.Methods) == 0
 	for i, meth := range m.Methods {
@@ -65,10 +78,7 @@ func HTTPMatch(m specsv1alpha4.HTTPMatch, fld *field.Path) (model.HTTPMatch, fie
 			errs = append(errs, field.Required(fld.Child("headers"), "header name must not be empty"))
 			continue
 		}
-		if _, err := regexp.Compile(re); err != nil {
-			errs = append(errs, field.Invalid(fld.Child("headers").Key(name), re, "not an RE2 regular expression: "+reError(err)))
-		}
-		out.Headers = append(out.Headers, model.HeaderMatch{Name: strings.ToLower(name), Regex: re})
+		out.Headers = append(out.Headers, model.HeaderMatch{Name: strings.ToLower(name), Regex: neutral(fld.Child("headers").Key(name), re)})
 	}
 	sort.SliceStable(out.Headers, func(i, j int) bool {
 		if out.Headers[i].Name != out.Headers[j].Name {
@@ -76,7 +86,18 @@ func HTTPMatch(m specsv1alpha4.HTTPMatch, fld *field.Path) (model.HTTPMatch, fie
 		}
 		return out.Headers[i].Regex < out.Headers[j].Regex
 	})
-	return out, errs
+	return out, errs, unsupported
+}
+
+// maxQuoted bounds how much of a user's regex a diagnostic repeats.
+const maxQuoted = 200
+
+// quoteRegex is re as a diagnostic shows it: the SMI text, cut at maxQuoted.
+func quoteRegex(re string) string {
+	if len(re) > maxQuoted {
+		return re[:maxQuoted] + "..."
+	}
+	return re
 }
 
 func reError(err error) string {

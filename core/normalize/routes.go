@@ -17,8 +17,15 @@ func RouteGroup(hrg *specsv1alpha4.HTTPRouteGroup) model.Problems {
 	seen := map[string]int{}
 	for i, m := range hrg.Spec.Matches {
 		fld := field.NewPath("spec", "matches").Index(i)
-		_, errs := HTTPMatch(m, fld)
+		_, errs, unsupported := HTTPMatch(m, fld)
 		fieldErrors(p, ref, model.ReasonInvalid, errs)
+		for _, e := range unsupported {
+			// Valid SMI: the route is Accepted; the TrafficTargets and
+			// TrafficSplits that use the match say that it grants or splits
+			// nothing.
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: model.ReasonUnsupportedMatch, Field: e.Field,
+				Message: e.ErrorBody() + "; rules and splits using this match grant and split nothing"})
+		}
 		if m.Name != "" {
 			if j, dup := seen[m.Name]; dup {
 				p.Add(diag(ref, model.SeverityError, model.ReasonInvalid, fld.Child("name"), fmt.Sprintf("Duplicate value: %q is also the name of matches[%d]", m.Name, j)))

@@ -80,10 +80,15 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 			return nil
 		}
 		for _, hm := range hrg.Spec.Matches {
-			nm, errs := HTTPMatch(hm, field.NewPath("spec", "matches").Key(hm.Name))
+			nm, errs, unsupported := HTTPMatch(hm, field.NewPath("spec", "matches").Key(hm.Name))
 			if len(errs) > 0 {
 				p.Add(diag(ref, model.SeverityError, model.ReasonInvalid, fld, fmt.Sprintf(
 					"HTTPRouteGroup %s match %q is invalid (%s); nothing is split", m.Name, hm.Name, errs.ToAggregate().Error())))
+				return nil
+			}
+			if len(unsupported) > 0 {
+				p.Add(diag(ref, model.SeverityError, model.ReasonUnsupportedMatch, fld, fmt.Sprintf(
+					"HTTPRouteGroup %s match %q cannot be written exactly (%s); nothing is split (traffic stays on the root Service)", m.Name, hm.Name, unsupported.ToAggregate().Error())))
 				return nil
 			}
 			if !slices.ContainsFunc(matches, func(x model.HTTPMatch) bool { return httpMatchKey(&x) == httpMatchKey(&nm) }) {

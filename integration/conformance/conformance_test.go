@@ -54,13 +54,13 @@ func TestIstioJudgeDefaultAllow(t *testing.T) {
 // Linkerd's semantics, with the cluster's default inbound policy set to deny
 // (what SMI's deny by default needs); the report is reports/linkerd.md.
 func TestLinkerdJudge(t *testing.T) {
-	conformance.Run(t, &linkerdjudge.Judge{DefaultInbound: "deny"}, "scenarios", "reports/linkerd.md")
+	conformance.Run(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"}, "scenarios", "reports/linkerd.md")
 }
 
 // TestLinkerdJudgeHTTPRouteSplits: the same scenarios with every split
 // written as HTTPRoutes (splits=httproute).
 func TestLinkerdJudgeHTTPRouteSplits(t *testing.T) {
-	conformance.Run(t, &linkerdjudge.Judge{DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}, "scenarios", "reports/linkerd-httproute.md")
+	conformance.Run(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}, "scenarios", "reports/linkerd-httproute.md")
 }
 
 // TestSummaryJudge writes reports/README.md: every scenario, one column per
@@ -72,8 +72,8 @@ func TestSummaryJudge(t *testing.T) {
 	}{
 		{"model (reference)", &conformance.ModelJudge{}},
 		{"istio (default-access=deny)", &istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}}},
-		{"linkerd (ServiceProfile splits)", &linkerdjudge.Judge{DefaultInbound: "deny"}},
-		{"linkerd (splits=httproute)", &linkerdjudge.Judge{DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}},
+		{"linkerd (ServiceProfile splits)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"}},
+		{"linkerd (splits=httproute)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}},
 	}
 	cols := make([][]conformance.Result, len(judges))
 	for i, j := range judges {

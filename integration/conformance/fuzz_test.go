@@ -30,10 +30,14 @@ func FuzzAccessNeverWider(f *testing.F) {
 	f.Add("/static/.*\\.css$", "GET", "", "", "/static/x.css", "GET", "")
 	f.Add("/metrics", "GET", "user-agent", ".*Firefox.*", "/metricsX", "GET", "Mozilla Firefox")
 	f.Add("[", "GET", "x", "(", "/", "GET", "x")
+	// Regexes Rust's regex crate (Linkerd's engine) reads otherwise than RE2.
+	f.Add("/admin[x[^y]]", "GET", "", "", "/admin/secret", "GET", "")
+	f.Add("/api\\>", "GET", "x-v", "[a-z&&b]", "/api/secret", "GET", "a")
+	f.Add("/n", "GET", "x-n", "\\d+", "/n", "GET", "٣")
 	judges := []conformance.Judge{
 		&istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}},
-		&linkerdjudge.Judge{DefaultInbound: "deny"},
-		&linkerdjudge.Judge{DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}},
+		&linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"},
+		&linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}},
 	}
 	f.Fuzz(func(t *testing.T, pathRegex, method, header, headerRegex, path, reqMethod, headerValue string) {
 		if !httpCarries(path, headerValue) {

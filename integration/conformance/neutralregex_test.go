@@ -178,15 +178,6 @@ func regexDisagreement(rust *harness.RustRegex, r *rand.Rand, smi string, write 
 	return "", nil
 }
 
-func startRust(t testing.TB) *harness.RustRegex {
-	t.Helper()
-	rust, err := harness.StartRustRegex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rust.Stop() })
-	return rust
-}
 
 func regexRounds(t *testing.T) int {
 	if s := os.Getenv("SMI_REGEX_ROUNDS"); s != "" {
@@ -205,7 +196,6 @@ func regexRounds(t *testing.T) int {
 // regex, whole-value and searched; RE2 reads the written form the same too.
 // SMI_REGEX_ROUNDS sets the number of regexes.
 func TestNeutralRegexAgreesWithRust(t *testing.T) {
-	rust := startRust(t)
 	r := rand.New(rand.NewSource(1))
 	refused := 0
 	n := regexRounds(t)
@@ -229,7 +219,6 @@ func TestNeutralRegexAgreesWithRust(t *testing.T) {
 // for. Writing the SMI text verbatim (what smi-adapter's Linkerd backend
 // did) disagrees with Rust on the random regexes within the CI budget.
 func TestVerbatimRegexIsCaught(t *testing.T) {
-	rust := startRust(t)
 	r := rand.New(rand.NewSource(2))
 	for i := 0; i < regexRounds(t); i++ {
 		msg, err := regexDisagreement(rust, r, randomRegex(r), func(s string) (string, error) { return s, nil })
@@ -247,7 +236,6 @@ func TestVerbatimRegexIsCaught(t *testing.T) {
 // TestRustRegexOracle: the oracle is the crate version pinned, and reads
 // the examples as Rust does (not as RE2).
 func TestRustRegexOracle(t *testing.T) {
-	rust := startRust(t)
 	if v, err := rust.Version(); err != nil || v != harness.RustRegexVersion {
 		t.Fatalf("oracle version %q (%v), want %s", v, err, harness.RustRegexVersion)
 	}

@@ -18,14 +18,15 @@
 //     request by weight (and makes Linkerd ignore the root's HTTPRoutes);
 //     otherwise HTTPRoutes attached to the root Service choose the best
 //     matching rule; no match, or nothing attached, goes to the root.
-//   - Regex matches are Linkerd's: the leftmost-first match must span the
-//     whole value.
+//   - Regex matches are Linkerd's, decided by Rust's regex crate (Linkerd's
+//     engine, as the oracle of integration/tools/rustregex): the
+//     leftmost-first match must span the whole value. A regex Rust refuses is
+//     an error: Linkerd's policy controller would refuse the route.
 package linkerdjudge
 
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -37,6 +38,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 type ref struct {
@@ -102,15 +104,24 @@ type profile struct {
 	} `json:"dstOverrides"`
 }
 
+// RegexEngine answers as Linkerd's regex engine does
+// (*harness.RustRegex).
+type RegexEngine interface {
+	Match(pattern string, inputs ...string) (compiled bool, refusal string, matches []harness.RustMatch, err error)
+}
+
 // Judge is the Linkerd judge.
 type Judge struct {
 	Options linkerd.Options
+	// Regex is Rust's regex crate; required.
+	Regex RegexEngine
 	// DefaultInbound is the cluster's default inbound policy for ports no
 	// Server selects: "all-unauthenticated" (Linkerd's default) or "deny".
 	DefaultInbound string
 	objs           []object
 	pods           []*corev1.Pod
 	closed         []string
+	regexErr       error
 }
 
 var (
@@ -126,7 +137,10 @@ func (j *Judge) FailedClosed() []string { return j.closed }
 
 // Load implements conformance.Judge.
 func (j *Judge) Load(objs []runtime.Object) error {
-	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound}
+	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound, Regex: j.Regex}
+	if j.Regex == nil {
+		return fmt.Errorf("linkerd judge: no regex engine (start Rust's regex oracle, harness.StartRustRegex)")
+	}
 	t, err := conformance.Translate(objs, false, func(s *model.Slice) ([]kubesink.Object, model.Problems) {
 		r := linkerd.Translate(s, j.Options)
 		return r.Objects, r.Problems
@@ -155,6 +169,11 @@ func (j *Judge) each(kind, ns string, fn func(object)) {
 
 // Allowed implements conformance.Judge.
 func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
+	ok, err := j.allowed(r)
+	return decided(j, ok, err)
+}
+
+func (j *Judge) allowed(r conformance.AccessRequest) (bool, error) {
 	proto := strings.ToUpper(r.Protocol)
 	if proto == "" {
 		proto = "HTTP"
@@ -225,7 +244,7 @@ func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
 		}
 		attached = true
 		for _, rule := range rt.Rules {
-			if sc, ok := bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
+			if sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
 				best, bestRoute, found = sc, o.Metadata.Name, true
 			}
 		}
@@ -315,17 +334,31 @@ func (a score) less(b score) bool {
 	return a.headers < b.headers
 }
 
-// spans: Linkerd's regex match — leftmost-first, spanning the whole value.
-func spans(re, v string) bool {
-	r, err := regexp.Compile(re)
-	if err != nil {
+// spans: Linkerd's regex match — leftmost-first, spanning the whole value —
+// as Rust's regex crate decides it. A refused regex or a failing oracle is
+// kept as the judge's error and matches nothing.
+func (j *Judge) spans(re, v string) bool {
+	ok, refusal, ms, err := j.Regex.Match(re, v)
+	switch {
+	case err != nil:
+		j.regexErr = err
+		return false
+	case !ok:
+		j.regexErr = fmt.Errorf("Linkerd's regex engine refuses %q, written by smi-adapter: %s", re, refusal)
 		return false
 	}
-	loc := r.FindStringIndex(v)
-	return loc != nil && loc[0] == 0 && loc[1] == len(v)
+	return ms[0].Whole
 }
 
-func bestMatch(ms []match, method, path string, headers map[string]string) (score, bool) {
+// decided returns the judge's verdict unless a regex could not be decided.
+func decided[T any](j *Judge, v T, err error) (T, error) {
+	if err == nil && j.regexErr != nil {
+		err, j.regexErr = j.regexErr, nil
+	}
+	return v, err
+}
+
+func (j *Judge) bestMatch(ms []match, method, path string, headers map[string]string) (score, bool) {
 	if len(ms) == 0 {
 		return score{pathLen: 1}, true // no matches: PathPrefix "/"
 	}
@@ -358,7 +391,7 @@ func bestMatch(ms []match, method, path string, headers map[string]string) (scor
 				}
 				sc.pathLen = len(p)
 			case "RegularExpression":
-				if !spans(m.Path.Value, path) {
+				if !j.spans(m.Path.Value, path) {
 					continue
 				}
 				sc.pathLen = len(path)
@@ -378,7 +411,7 @@ func bestMatch(ms []match, method, path string, headers map[string]string) (scor
 			case h.Type == "Exact":
 				ok = ok && v == h.Value
 			default:
-				ok = ok && spans(h.Value, v)
+				ok = ok && j.spans(h.Value, v)
 			}
 		}
 		if !ok {
@@ -394,6 +427,11 @@ func bestMatch(ms []match, method, path string, headers map[string]string) (scor
 
 // Split implements conformance.Judge.
 func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
+	out, err := j.split(r)
+	return decided(j, out, err)
+}
+
+func (j *Judge) split(r conformance.SplitRequest) (map[string]int64, error) {
 	ns, name, _ := strings.Cut(r.Root, "/")
 	domain := j.Options.ClusterDomain
 	if domain == "" {
@@ -438,7 +476,7 @@ func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
 			return
 		}
 		for _, rule := range rt.Rules {
-			sc, ok := bestMatch(rule.Matches, r.Method, r.Path, r.Headers)
+			sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers)
 			if !ok || (found && !best.less(sc)) {
 				continue
 			}
