@@ -7,12 +7,12 @@ package consul
 
 import (
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 
 	capi "github.com/hashicorp/consul/api"
 
+	"github.com/smi-adapter/smi-adapter/adapters/weights"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -155,50 +155,10 @@ func routeMatch(m model.HTTPMatch) *capi.ServiceRouteHTTPMatch {
 
 // Hundredths turns relative weights into hundredths of a percent that sum to
 // exactly 10000 (Consul wants splits that total 100 with two decimals), by
-// largest remainder: a zero weight gets 0, a positive weight at least 1.
+// largest remainder (weights.Scale): a zero weight gets 0, a positive weight
+// at least 1.
 func Hundredths(ws []int64) []int64 {
-	out := make([]int64, len(ws))
-	var total int64
-	for _, w := range ws {
-		total += w
-	}
-	if total == 0 {
-		return out
-	}
-	type rem struct {
-		i int
-		r *big.Rat
-	}
-	var rems []rem
-	var sum int64
-	for i, w := range ws {
-		if w == 0 {
-			continue
-		}
-		exact := new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(w), big.NewInt(10000)), big.NewInt(total))
-		fl := new(big.Int).Quo(exact.Num(), exact.Denom())
-		out[i] = fl.Int64()
-		sum += out[i]
-		rems = append(rems, rem{i, new(big.Rat).Sub(exact, new(big.Rat).SetInt(fl))})
-	}
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r.Cmp(rems[b].r) > 0 })
-	for k := 0; sum < 10000; k = (k + 1) % len(rems) {
-		out[rems[k].i]++
-		sum++
-	}
-	for i, w := range ws {
-		if w > 0 && out[i] == 0 {
-			out[i] = 1
-			j := 0
-			for x := range out {
-				if out[x] > out[j] {
-					j = x
-				}
-			}
-			out[j]--
-		}
-	}
-	return out
+	return weights.Scale(ws, 10000)
 }
 
 // intentions: one service-intentions entry for the destination. A source

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
+	"github.com/smi-adapter/smi-adapter/adapters/weights"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -34,6 +34,9 @@ const (
 	ReasonSelectorNotExact = "SelectorNotExact"
 	ReasonInvalidHint      = "InvalidHint"
 	ReasonHTTPRuleOnTCP    = "HTTPRuleOnTCPPort"
+	// ReasonWeightsApproximated: the split's ratio does not fit the mesh's
+	// weight encoding; the closest one that does is written.
+	ReasonWeightsApproximated = "WeightsApproximated"
 )
 
 // Identity modes for AuthorizationPolicy sources.
@@ -197,7 +200,7 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 		if kind == portUDP {
 			continue // Istio does not route UDP
 		}
-		dests := weighted(sp, rp, o)
+		dests := weighted(sp, rp, o, p)
 		if len(dests) == 0 {
 			continue
 		}
@@ -276,7 +279,7 @@ func matchRequests(m model.HTTPMatch, port uint32) []*networkingapi.HTTPMatchReq
 }
 
 // weighted lists the backends that serve the root port, with Istio weights.
-func weighted(sp *model.Split, rp model.ServicePort, o Options) []*networkingapi.HTTPRouteDestination {
+func weighted(sp *model.Split, rp model.ServicePort, o Options, p model.Problems) []*networkingapi.HTTPRouteDestination {
 	var names []string
 	var ws []int64
 	for _, b := range sp.Backends {
@@ -300,7 +303,12 @@ func weighted(sp *model.Split, rp model.ServicePort, o Options) []*networkingapi
 	if o.Weights == WeightsPercent {
 		iw = Percent(ws)
 	} else {
-		iw = exactInt32(ws)
+		bounded, exact := weights.Bounded(ws, maxWeightSum)
+		iw = int32s(bounded)
+		if !exact {
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonWeightsApproximated, Message: fmt.Sprintf(
+				"the weights of port %d sum past what Envoy accepts for a route (each an int32, the sum at most 2^32-1): written as %v, the closest ratio that fits", rp.Port, iw)})
+		}
 	}
 	out := make([]*networkingapi.HTTPRouteDestination, len(names))
 	for i, n := range names {
@@ -312,81 +320,24 @@ func weighted(sp *model.Split, rp model.ServicePort, o Options) []*networkingapi
 	return out
 }
 
-// exactInt32 reduces relative weights by their gcd; they fit int32 because
-// the API bounds each weight by 2^31-1.
-func exactInt32(ws []int64) []int32 {
-	g := new(big.Int)
-	for _, w := range ws {
-		g.GCD(nil, nil, g, big.NewInt(w))
-	}
-	d := g.Int64()
-	if d == 0 {
-		d = 1
-	}
-	out := make([]int32, len(ws))
-	for i, w := range ws {
-		out[i] = int32(w / d)
-	}
-	return out
-}
+// maxWeightSum bounds an Istio route's weights: each is an int32, and Envoy
+// refuses a route configuration whose weighted clusters sum past 2^32-1.
+// Keeping the sum within int32 satisfies both.
+const maxWeightSum = 1<<31 - 1
 
 // Percent turns relative weights into integers that sum to 100 by the
-// largest-remainder method, with two guarantees: a backend with weight 0 gets
-// 0, and a backend with a positive weight gets at least 1 (so 1,1,1,0 becomes
-// 34,33,33,0 — never 33,33,33,1).
+// largest-remainder method (weights.Scale): a backend with weight 0 gets 0,
+// one with a positive weight at least 1 (1,1,1,0 is 34,33,33,0).
 func Percent(ws []int64) []int32 {
-	out := make([]int32, len(ws))
-	var total int64
-	positive := 0
-	for _, w := range ws {
-		total += w
-		if w > 0 {
-			positive++
-		}
-	}
-	if total == 0 {
-		return out
-	}
-	type rem struct {
-		i int
-		r *big.Rat
-	}
-	var rems []rem
-	sum := int32(0)
-	for i, w := range ws {
-		if w == 0 {
-			continue
-		}
-		exact := new(big.Rat).SetFrac(big.NewInt(w*100), big.NewInt(total))
-		fl := new(big.Int).Quo(exact.Num(), exact.Denom())
-		out[i] = int32(fl.Int64())
-		rems = append(rems, rem{i, new(big.Rat).Sub(exact, new(big.Rat).SetInt(fl))})
-		sum += out[i]
-	}
-	sort.SliceStable(rems, func(a, b int) bool { return rems[a].r.Cmp(rems[b].r) > 0 })
-	for k := 0; sum < 100; k = (k + 1) % len(rems) {
-		out[rems[k].i]++
-		sum++
-	}
-	// Every positive weight gets at least 1, taken from the largest shares.
-	for i, w := range ws {
-		if w > 0 && out[i] == 0 && positive <= 100 {
-			out[i] = 1
-			j := largest(out, i)
-			out[j]--
-		}
-	}
-	return out
+	return int32s(weights.Scale(ws, 100))
 }
 
-func largest(v []int32, except int) int {
-	best := -1
-	for i := range v {
-		if i != except && (best < 0 || v[i] > v[best]) {
-			best = i
-		}
+func int32s(ws []int64) []int32 {
+	out := make([]int32, len(ws))
+	for i, w := range ws {
+		out[i] = int32(w)
 	}
-	return best
+	return out
 }
 
 // authorizationPolicies: one ALLOW policy per exact workload selector of the

@@ -9,7 +9,6 @@ package linkerd
 
 import (
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd/api"
+	"github.com/smi-adapter/smi-adapter/adapters/weights"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -27,6 +27,9 @@ const (
 	ReasonUnsupportedMatch = "UnsupportedMatch"
 	ReasonSelectorNotExact = "SelectorNotExact"
 	ReasonNoPorts          = "NoPorts"
+	// ReasonWeightsApproximated: the split's ratio does not fit Linkerd's
+	// weight encoding; the closest one that does is written.
+	ReasonWeightsApproximated = "WeightsApproximated"
 )
 
 // Split modes.
@@ -80,7 +83,7 @@ func Translate(slice *model.Slice, opts Options) Result {
 	o := opts.withDefaults()
 	res := Result{Problems: model.Problems{}}
 	if sp := slice.Split; sp != nil {
-		res.Objects = append(res.Objects, split(sp, o)...)
+		res.Objects = append(res.Objects, split(sp, o, res.Problems)...)
 	}
 	if pol := slice.Access; pol != nil {
 		res.Objects = append(res.Objects, access(pol, res.Problems)...)
@@ -174,23 +177,48 @@ func ServiceProfileName(svc, ns, clusterDomain string) string {
 
 // SplitUsesHTTPRoute says whether a split is written as HTTPRoutes: a
 // ServiceProfile cannot split per route, and once a ServiceProfile exists
-// Linkerd ignores the Service's outbound HTTPRoutes, so one root never gets both.
+// Linkerd ignores the Service's outbound HTTPRoutes, so one root never gets
+// both. A ServiceProfile also splits every port of its host alike (its
+// dstOverrides carry no port), so a split whose backends do not all serve
+// every port of the root is written as HTTPRoutes, one per port, too.
 func SplitUsesHTTPRoute(sp *model.Split, o Options) bool {
-	return len(sp.Matches) > 0 || o.withDefaults().Splits == SplitsHTTPRoute
+	if len(sp.Matches) > 0 || o.withDefaults().Splits == SplitsHTTPRoute {
+		return true
+	}
+	for _, rp := range sp.Root.Ports {
+		if rp.Protocol != "TCP" {
+			continue
+		}
+		for _, b := range sp.Backends {
+			if b.Weight > 0 && !serves(b.Service, rp.Port) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-func reduced(sp *model.Split) []int64 {
-	g := new(big.Int)
-	for _, b := range sp.Backends {
-		g.GCD(nil, nil, g, big.NewInt(b.Weight))
-	}
-	d := g.Int64()
-	if d == 0 {
-		d = 1
-	}
-	out := make([]int64, len(sp.Backends))
+// Weight bounds of what Linkerd carries. The destination service sends a
+// ServiceProfile's dstOverride weights to the proxy as
+// uint32(weight.MilliValue() * 10), decimillis: the weights must sum to at
+// most 429,496 (so no weight, nor the proxy's total, wraps past 2^32-1). An
+// HTTPRoute's backendRef weight is at most 1,000,000 (the CRD's bound).
+const (
+	maxProfileWeightSum = 429496
+	maxRouteWeightSum   = 1000000
+)
+
+// splitWeights are the split's weights within bound, with a warning on the
+// split when its ratio had to be approximated.
+func splitWeights(sp *model.Split, bound int64, what string, p model.Problems) []int64 {
+	ws := make([]int64, len(sp.Backends))
 	for i, b := range sp.Backends {
-		out[i] = b.Weight / d
+		ws[i] = b.Weight
+	}
+	out, exact := weights.Bounded(ws, bound)
+	if !exact {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonWeightsApproximated, Message: fmt.Sprintf(
+			"the weights' ratio does not fit %s (at most %d in all): written as %v, the closest ratio that does", what, bound, out)})
 	}
 	return out
 }
@@ -204,9 +232,8 @@ func serves(s model.Service, port int32) bool {
 	return false
 }
 
-func split(sp *model.Split, o Options) []kubesink.Object {
+func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 	src := []model.ObjectRef{sp.From}
-	ws := reduced(sp)
 	var ports []int32
 	for _, p := range sp.Root.Ports {
 		if p.Protocol == "TCP" {
@@ -217,17 +244,17 @@ func split(sp *model.Split, o Options) []kubesink.Object {
 		return nil
 	}
 	if !SplitUsesHTTPRoute(sp, o) {
-		// dstOverrides address a backend as authority host:port; the root's
-		// first port is the one Linkerd's own TrafficSplit support uses too.
-		port := ports[0]
+		// One ServiceProfile serves every port of the root's host. Its
+		// dstOverrides name backends without a port: Linkerd's destination
+		// service then gives each the port the client asked for (an explicit
+		// port would be kept for every port of the root). Every backend with
+		// traffic serves every port of the root (SplitUsesHTTPRoute).
+		ws := splitWeights(sp, maxProfileWeightSum, "Linkerd's ServiceProfile weights (sent to the proxy in decimillis as a uint32)", p)
 		prof := &api.ServiceProfile{TypeMeta: gvServiceProfile, ObjectMeta: metav1.ObjectMeta{
 			Namespace: sp.Root.Namespace, Name: ServiceProfileName(sp.Root.Name, sp.Root.Namespace, o.ClusterDomain)}}
 		for i, b := range sp.Backends {
-			if !serves(b.Service, port) {
-				continue
-			}
 			prof.Spec.DstOverrides = append(prof.Spec.DstOverrides, &api.WeightedDst{
-				Authority: fmt.Sprintf("%s.%s.svc.%s:%d", b.Service.Name, b.Service.Namespace, o.ClusterDomain, port),
+				Authority: fmt.Sprintf("%s.%s.svc.%s", b.Service.Name, b.Service.Namespace, o.ClusterDomain),
 				Weight:    *resource.NewQuantity(ws[i], resource.DecimalSI),
 			})
 		}
@@ -236,6 +263,7 @@ func split(sp *model.Split, o Options) []kubesink.Object {
 		}
 		return []kubesink.Object{{Obj: prof, Sources: src}}
 	}
+	ws := splitWeights(sp, maxRouteWeightSum, "an HTTPRoute's backendRef weights", p)
 	var out []kubesink.Object
 	for _, port := range ports {
 		var backends []api.BackendRef

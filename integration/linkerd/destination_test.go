@@ -8,12 +8,20 @@
 package linkerd_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
 
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
@@ -149,4 +157,70 @@ func TestLinkerdDestinationWeightWrap(t *testing.T) {
 	if got := overridesOf(p); got != want {
 		t.Errorf("dstOverrides %s\nwant           %s", got, want)
 	}
+}
+
+// multiPort is a Service with Flagger's podinfo ports (portDiscovery: http
+// 9898, metrics 9797, grpc 9999).
+func multiPort(ns, name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 9898}, {Name: "http-metrics", Port: 9797}, {Name: "grpc", Port: 9999}}}}
+}
+
+// TestSplitAsTheProxySeesIt: what smi-adapter writes for a TrafficSplit,
+// read by Linkerd's own destination service as a proxy asks for it, on
+// every port of the root. Each port's traffic goes to the same port of the
+// backends (smi-adapter pinned every authority to the root's lowest port,
+// 9797, the metrics port), and weights the destination service would wrap
+// past a uint32 of decimillis (429497:1 reached the proxy as 2704:10000) are
+// scaled to the closest ratio it carries, reported on the split.
+func TestSplitAsTheProxySeesIt(t *testing.T) {
+	ns := namespace(t)
+	d := startLinkerdDestination(t)
+	create(t, multiPort(ns, "podinfo"), multiPort(ns, "podinfo-primary"), multiPort(ns, "podinfo-canary"))
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "podinfo"},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: "podinfo", Backends: []splitv1alpha4.TrafficSplitBackend{
+			{Service: "podinfo-primary", Weight: 90}, {Service: "podinfo-canary", Weight: 10}}}}
+	create(t, ts)
+	fqdn := func(name string) string { return fmt.Sprintf("%s.%s.svc.cluster.local", name, ns) }
+	token := fmt.Sprintf(`{"ns":%q}`, ns)
+	proxySees := func(port int, want string) {
+		t.Helper()
+		eventually(t, func() error {
+			p, err := d.GetProfile(fmt.Sprintf("%s:%d", fqdn("podinfo"), port), token, harness.LinkerdWait{DstOverrides: true})
+			if err != nil {
+				return err
+			}
+			if got := overridesOf(p); sortedEntries(got) != sortedEntries(want) {
+				return fmt.Errorf("port %d: the proxy receives %s, want %s", port, got, want)
+			}
+			return nil
+		})
+	}
+	for _, port := range []int{9898, 9797, 9999} {
+		proxySees(port, fmt.Sprintf("%s:%d=90000;%s:%d=10000;", fqdn("podinfo-primary"), port, fqdn("podinfo-canary"), port))
+	}
+	if err := env.Update(context.Background(), ts, func() {
+		ts.Spec.Backends[0].Weight, ts.Spec.Backends[1].Weight = 429497, 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 429497:1 is the closest ratio within 429,496 in all: 429495:1.
+	proxySees(9898, fmt.Sprintf("%s:9898=4294950000;%s:9898=10000;", fqdn("podinfo-primary"), fqdn("podinfo-canary")))
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		pr := meta.FindStatusCondition(ts.Status.Conditions, "Programmed")
+		if pr == nil || pr.Status != metav1.ConditionTrue || pr.ObservedGeneration != ts.Generation || !strings.Contains(pr.Message, "closest ratio") {
+			return fmt.Errorf("Programmed: %+v", pr)
+		}
+		return nil
+	})
+}
+
+// sortedEntries is a list of "a;b;" entries in sorted order.
+func sortedEntries(s string) string {
+	parts := strings.Split(strings.TrimSuffix(s, ";"), ";")
+	sort.Strings(parts)
+	return strings.Join(parts, ";")
 }

@@ -65,16 +65,16 @@ func TestSplitLifecycle(t *testing.T) {
 			return nil
 		})
 	}
-	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=9;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local=9;web-v2.%s.svc.cluster.local=1;", ns, ns))
 	if err := env.Update(context.Background(), ts, func() { ts.Spec.Backends[1].Weight = 90 }); err != nil {
 		t.Fatal(err)
 	}
-	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=1;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local=1;web-v2.%s.svc.cluster.local=1;", ns, ns))
 	sp, _ := get(linkerd.ServiceProfileGVK, ns, name)
 	if err := env.Update(context.Background(), sp, func() { _ = unstructured.SetNestedSlice(sp.Object, nil, "spec", "dstOverrides") }); err != nil {
 		t.Fatal(err)
 	}
-	want(fmt.Sprintf("web-v1.%s.svc.cluster.local:8080=1;web-v2.%s.svc.cluster.local:8080=1;", ns, ns))
+	want(fmt.Sprintf("web-v1.%s.svc.cluster.local=1;web-v2.%s.svc.cluster.local=1;", ns, ns))
 	if err := env.Client.Delete(context.Background(), ts); err != nil {
 		t.Fatal(err)
 	}

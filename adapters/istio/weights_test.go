@@ -1,0 +1,53 @@
+package istio_test
+
+import (
+	"math"
+	"testing"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/core/model"
+)
+
+// TestWeightsEnvoyAccepts: three backends with weights near 2^31 summed past
+// 2^32-1, which Envoy refuses for the whole route configuration. The weights
+// written now sum within int32, keep the ratio as closely as that allows, and
+// the approximation is reported on the TrafficSplit.
+func TestWeightsEnvoyAccepts(t *testing.T) {
+	port := []model.ServicePort{{Port: 80, Protocol: "TCP", AppProtocol: "http"}}
+	svc := func(n string) model.Service { return model.Service{Namespace: "ns", Name: n, Ports: port} }
+	from := model.ObjectRef{Kind: "TrafficSplit", Namespace: "ns", Name: "s"}
+	sp := &model.Split{Root: svc("root"), From: from, Backends: []model.Backend{
+		{Service: svc("a"), Weight: math.MaxInt32}, {Service: svc("b"), Weight: math.MaxInt32 - 1}, {Service: svc("c"), Weight: 1 << 30},
+	}}
+	res := istio.Translate(&model.Slice{Key: model.Key{Kind: model.KeySplit, Namespace: "ns", Name: "root"}, Split: sp}, istio.Options{})
+	var vs *networkingv1.VirtualService
+	for _, o := range res.Objects {
+		if v, ok := o.Obj.(*networkingv1.VirtualService); ok {
+			vs = v
+		}
+	}
+	if vs == nil || len(vs.Spec.Http) == 0 {
+		t.Fatalf("no VirtualService: %+v", res)
+	}
+	var sum int64
+	var ws []int64
+	for _, d := range vs.Spec.Http[0].Route {
+		sum += int64(d.Weight)
+		ws = append(ws, int64(d.Weight))
+	}
+	if sum > math.MaxInt32 {
+		t.Fatalf("weights %v sum to %d: past int32", ws, sum)
+	}
+	if ws[0] < ws[1] || ws[1] <= ws[2] || ws[2] == 0 {
+		t.Fatalf("weights %v lost the order of 2^31-1, 2^31-2, 2^30", ws)
+	}
+	found := false
+	for _, d := range res.Problems.Diagnostics(from) {
+		found = found || (d.Reason == istio.ReasonWeightsApproximated && d.Severity == model.SeverityWarning)
+	}
+	if !found {
+		t.Fatalf("approximation not reported: %+v", res.Problems)
+	}
+}
