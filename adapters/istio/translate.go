@@ -141,11 +141,13 @@ func Translate(slice *model.Slice, opts Options) Result {
 func VirtualServiceName(root string) string { return root + "-smi-split" }
 
 // AuthorizationPolicyName is the name of the i-th AuthorizationPolicy of an identity.
+// A ServiceAccount's name may be 253 characters long: past that the name is
+// shortened with a hash (kubesink.ShortName).
 func AuthorizationPolicyName(sa string, i int) string {
 	if i == 0 {
-		return sa + "-smi-access"
+		return kubesink.ShortName(sa + "-smi-access")
 	}
-	return fmt.Sprintf("%s-smi-access-%d", sa, i)
+	return kubesink.ShortName(fmt.Sprintf("%s-smi-access-%d", sa, i))
 }
 
 func fqdn(svc model.Service, o Options) string {

@@ -264,6 +264,14 @@ func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 		return []kubesink.Object{{Obj: prof, Sources: src}}
 	}
 	ws := splitWeights(sp, maxRouteWeightSum, "an HTTPRoute's backendRef weights", p)
+	matches := routeMatches(sp.Matches)
+	for _, m := range matches {
+		if l := matchLimit(m); l != "" {
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
+				"%s: nothing is split (traffic stays on the root Service)", l)})
+			return nil
+		}
+	}
 	var out []kubesink.Object
 	for _, port := range ports {
 		var backends []api.BackendRef
@@ -275,19 +283,37 @@ func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 		if len(backends) == 0 {
 			continue
 		}
-		rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: fmt.Sprintf("%s-smi-split-%d", sp.Root.Name, port)}}
-		rt.Spec.ParentRefs = []api.ParentRef{{Group: "core", Kind: "Service", Name: sp.Root.Name, Port: ptr(port)}}
-		if len(sp.Matches) == 0 {
-			rt.Spec.Rules = []api.HTTPRouteRule{{BackendRefs: backends}}
-		} else {
-			for _, chunk := range chunks(routeMatches(sp.Matches), 8) {
-				rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk, BackendRefs: backends})
-			}
-			// Everything else goes to the root as usual. A rule without matches
-			// is Gateway API's "/" prefix, the least specific of all.
-			rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{BackendRefs: []api.BackendRef{{Name: sp.Root.Name, Port: ptr(port)}}})
+		if len(backends) > maxRuleBackends {
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
+				"%d backends serve port %d; a Linkerd HTTPRoute rule allows %d: port %d is not split (traffic stays on the root Service)", len(backends), port, maxRuleBackends, port)})
+			continue
 		}
-		out = append(out, kubesink.Object{Obj: rt, Sources: src})
+		var rules []api.HTTPRouteRule
+		if len(sp.Matches) == 0 {
+			rules = []api.HTTPRouteRule{{BackendRefs: backends}}
+		} else {
+			for _, chunk := range chunks(matches, maxRuleMatches) {
+				rules = append(rules, api.HTTPRouteRule{Matches: chunk, BackendRefs: backends})
+			}
+		}
+		// Routes of at most maxRouteRules rules each: Gateway API precedence
+		// across routes of one parent is the same as within one, and every
+		// rule has the same backends, so the meaning is kept.
+		for i, group := range chunks(rules, maxRouteRules-1) {
+			name := kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d", sp.Root.Name, port))
+			if i > 0 {
+				name = kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d-%d", sp.Root.Name, port, i))
+			}
+			rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: name}}
+			rt.Spec.ParentRefs = []api.ParentRef{{Group: "core", Kind: "Service", Name: sp.Root.Name, Port: ptr(port)}}
+			rt.Spec.Rules = group
+			if i == 0 && len(sp.Matches) > 0 {
+				// Everything else goes to the root as usual. A rule without
+				// matches is Gateway API's "/" prefix, the least specific of all.
+				rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{BackendRefs: []api.BackendRef{{Name: sp.Root.Name, Port: ptr(port)}}})
+			}
+			out = append(out, kubesink.Object{Obj: rt, Sources: src})
+		}
 	}
 	return out
 }
@@ -387,6 +413,11 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 					ports = append(ports, port)
 				}
 				if len(ports) == 0 {
+					if pol.Workloads.Pods == 0 {
+						// Nothing runs as the identity yet: nothing to program
+						// until a pod starts (its ports then come with it).
+						continue
+					}
 					report(ReasonNoPorts, fmt.Sprintf("%s grants all ports of %s, but its pods declare no container ports: Linkerd Servers need ports, so nothing is authorized", r.Route, pol.Destination))
 					continue
 				}
@@ -416,7 +447,7 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 		k := idsKey(ids)
 		name, ok := mtas[k]
 		if !ok {
-			name = fmt.Sprintf("%s-smi-clients-%d", sa, len(mtas))
+			name = kubesink.ShortName(fmt.Sprintf("%s-smi-clients-%d", sa, len(mtas)))
 			mtas[k] = name
 			m := &api.MeshTLSAuthentication{TypeMeta: gvMeshTLS, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 			for _, id := range ids {
@@ -427,6 +458,7 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 		return api.TargetRef{Group: "policy.linkerd.io", Kind: "MeshTLSAuthentication", Name: name}
 	}
 	probesNeeded := false
+	limitReported := map[string]bool{}
 	for si, sel := range pol.Workloads.Selectors {
 		for _, port := range ports {
 			gp := byPort[port]
@@ -436,7 +468,7 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 				Spec:       api.ServerSpec{PodSelector: &metav1.LabelSelector{MatchLabels: sel}, Port: intstr.FromInt32(port), AccessPolicy: "deny"}}, Sources: src})
 			serverRef := api.TargetRef{Group: "policy.linkerd.io", Kind: "Server", Name: server}
 			if len(gp.l4) > 0 {
-				out = append(out, authz(ns, server+"-l4", serverRef, mta(sortIDs(gp.l4)), src))
+				out = append(out, authz(ns, kubesink.ShortName(server+"-l4"), serverRef, mta(sortIDs(gp.l4)), src))
 			}
 			if len(gp.http) == 0 {
 				continue
@@ -447,11 +479,18 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 			}
 			sort.Strings(keys)
 			for ri, k := range keys {
-				name := fmt.Sprintf("%s-r%d", server, ri)
+				name := kubesink.ShortName(fmt.Sprintf("%s-r%d", server, ri))
 				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
-				for _, chunk := range chunks(routeMatches([]model.HTTPMatch{gp.m[k]}), 8) {
+				for _, chunk := range chunks(routeMatches([]model.HTTPMatch{gp.m[k]}), maxRuleMatches) {
 					rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk})
+				}
+				if l := routeLimit(rt); l != "" {
+					if !limitReported[k] {
+						limitReported[k] = true
+						report(ReasonUnsupportedMatch, fmt.Sprintf("%s; the match grants nothing (fail closed)", l))
+					}
+					continue
 				}
 				out = append(out, kubesink.Object{Obj: rt, Sources: src})
 				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name}, mta(sortIDs(gp.http[k])), src))
@@ -459,7 +498,7 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 			if len(gp.l4) > 0 {
 				// HTTPRoutes on a Server replace its default route: keep every
 				// other request reachable for the sources granted all traffic.
-				name := server + "-all"
+				name := kubesink.ShortName(server + "-all")
 				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
 				rt.Spec.Rules = []api.HTTPRouteRule{{Matches: []api.HTTPRouteMatch{{Path: &api.PathMatch{Type: "PathPrefix", Value: "/"}}}}}
@@ -475,32 +514,38 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 			}
 			if len(probes) > 0 {
 				probesNeeded = true
-				name := server + "-probes"
+				name := kubesink.ShortName(server + "-probes")
 				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
-				for _, chunk := range chunks(probes, 8) {
+				for _, chunk := range chunks(probes, maxRuleMatches) {
 					rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk})
 				}
 				out = append(out, kubesink.Object{Obj: rt, Sources: src})
 				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name},
-					api.TargetRef{Group: "policy.linkerd.io", Kind: "NetworkAuthentication", Name: sa + "-smi-kubelet"}, src))
+					api.TargetRef{Group: "policy.linkerd.io", Kind: "NetworkAuthentication", Name: kubeletName(sa)}, src))
 			}
 		}
 	}
 	if probesNeeded {
 		out = append(out, kubesink.Object{Obj: &api.NetworkAuthentication{TypeMeta: gvNetAuthn,
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: sa + "-smi-kubelet"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: kubeletName(sa)},
 			Spec:       api.NetworkAuthenticationSpec{Networks: []api.Network{{CIDR: "0.0.0.0/0"}, {CIDR: "::/0"}}}}, Sources: src})
 	}
 	return out
 }
 
+// serverName is the name of the Server of one selector and port of an
+// identity; every name the access objects take is shortened with a hash
+// past 253 characters (kubesink.ShortName: a ServiceAccount's name may be
+// 253 characters long itself).
 func serverName(sa string, selector int, port int32) string {
 	if selector == 0 {
-		return fmt.Sprintf("%s-smi-%d", sa, port)
+		return kubesink.ShortName(fmt.Sprintf("%s-smi-%d", sa, port))
 	}
-	return fmt.Sprintf("%s-smi-%d-%d", sa, selector, port)
+	return kubesink.ShortName(fmt.Sprintf("%s-smi-%d-%d", sa, selector, port))
 }
+
+func kubeletName(sa string) string { return kubesink.ShortName(sa + "-smi-kubelet") }
 
 func authz(ns, name string, target, authn api.TargetRef, src []model.ObjectRef) kubesink.Object {
 	return kubesink.Object{Obj: &api.AuthorizationPolicy{TypeMeta: gvAuthz, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
