@@ -3,6 +3,7 @@ package linkerd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -44,7 +45,8 @@ var (
 	_ controller.Translator = (*Backend)(nil)
 )
 
-// New builds the Linkerd backend. Settings: cluster-domain, splits (serviceprofile|httproute).
+// New builds the Linkerd backend. Settings: cluster-domain, splits
+// (serviceprofile|httproute), probe-networks (comma-separated CIDRs).
 func New(o controller.Options) (controller.Backend, error) {
 	opts := Options{}
 	for k, v := range o.Settings {
@@ -53,8 +55,14 @@ func New(o controller.Options) (controller.Backend, error) {
 			opts.ClusterDomain = v
 		case "splits":
 			opts.Splits = v
+		case "probe-networks":
+			for _, n := range strings.Split(v, ",") {
+				if n = strings.TrimSpace(n); n != "" {
+					opts.ProbeNetworks = append(opts.ProbeNetworks, n)
+				}
+			}
 		default:
-			return nil, fmt.Errorf("unknown setting %q (known: cluster-domain, splits)", k)
+			return nil, fmt.Errorf("unknown setting %q (known: cluster-domain, splits, probe-networks)", k)
 		}
 	}
 	if err := opts.Validate(); err != nil {

@@ -9,6 +9,8 @@ package linkerd
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +29,9 @@ const (
 	ReasonUnsupportedMatch = "UnsupportedMatch"
 	ReasonSelectorNotExact = "SelectorNotExact"
 	ReasonNoPorts          = "NoPorts"
+	// ReasonProbeOpen: a probe route authorized for every network also
+	// serves a request SMI may deny (GET /).
+	ReasonProbeOpen = "ProbeRouteOpen"
 	// ReasonWeightsApproximated: the split's ratio does not fit Linkerd's
 	// weight encoding; the closest one that does is written.
 	ReasonWeightsApproximated = "WeightsApproximated"
@@ -42,11 +47,23 @@ const (
 type Options struct {
 	ClusterDomain string // default cluster.local
 	Splits        string // SplitsServiceProfile (default) or SplitsHTTPRoute
+	// ProbeNetworks are the networks the kubelet's probes come from, as
+	// Linkerd's own policyController.probeNetworks says (default: every
+	// address, Linkerd's default too). The probe routes smi-adapter keeps
+	// authorized on a Server are authorized for them only.
+	ProbeNetworks []string
 }
+
+// DefaultProbeNetworks is Linkerd's own default for probeNetworks: every
+// address.
+var DefaultProbeNetworks = []string{"0.0.0.0/0", "::/0"}
 
 func (o Options) withDefaults() Options {
 	if o.ClusterDomain == "" {
 		o.ClusterDomain = "cluster.local"
+	}
+	if len(o.ProbeNetworks) == 0 {
+		o.ProbeNetworks = DefaultProbeNetworks
 	}
 	if o.Splits == "" {
 		o.Splits = SplitsServiceProfile
@@ -59,6 +76,11 @@ func (o Options) Validate() error {
 	o = o.withDefaults()
 	if o.Splits != SplitsServiceProfile && o.Splits != SplitsHTTPRoute {
 		return fmt.Errorf("splits: %q is neither %s nor %s", o.Splits, SplitsServiceProfile, SplitsHTTPRoute)
+	}
+	for _, n := range o.ProbeNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("probe-networks: %q is not a CIDR: %w", n, err)
+		}
 	}
 	return nil
 }
@@ -86,7 +108,7 @@ func Translate(slice *model.Slice, opts Options) Result {
 		res.Objects = append(res.Objects, split(sp, o, res.Problems)...)
 	}
 	if pol := slice.Access; pol != nil {
-		res.Objects = append(res.Objects, access(pol, res.Problems)...)
+		res.Objects = append(res.Objects, access(pol, o, res.Problems)...)
 		res.Objects = append(res.Objects, routeProfiles(pol, o, res.Problems)...)
 	}
 	return res
@@ -367,7 +389,7 @@ func chunks[T any](in []T, n int) [][]T {
 // access writes, for each exact selector of the destination's pods and each
 // port it serves: a Server (accessPolicy deny: nothing is allowed that is
 // not authorized), and the authorizations the grants call for.
-func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
+func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Object {
 	src := pol.From
 	report := func(reason, msg string) {
 		for _, ref := range src {
@@ -527,9 +549,22 @@ func access(pol *model.AccessPolicy, p model.Problems) []kubesink.Object {
 		}
 	}
 	if probesNeeded {
-		out = append(out, kubesink.Object{Obj: &api.NetworkAuthentication{TypeMeta: gvNetAuthn,
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: kubeletName(sa)},
-			Spec:       api.NetworkAuthenticationSpec{Networks: []api.Network{{CIDR: "0.0.0.0/0"}, {CIDR: "::/0"}}}}, Sources: src})
+		na := &api.NetworkAuthentication{TypeMeta: gvNetAuthn, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: kubeletName(sa)}}
+		for _, n := range o.ProbeNetworks {
+			na.Spec.Networks = append(na.Spec.Networks, api.Network{CIDR: n})
+		}
+		out = append(out, kubesink.Object{Obj: na, Sources: src})
+		if slices.Equal(o.ProbeNetworks, DefaultProbeNetworks) {
+			for _, pr := range pol.Workloads.Probes {
+				if pr.Path == "/" {
+					for _, ref := range src {
+						p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: ReasonProbeOpen, Message: fmt.Sprintf(
+							"the kubelet probes GET / on port %d of %s: that request stays authorized for any client, meshed or not, as probe routes are on every network; set the backend's probe-networks to the kubelet's source networks (Linkerd's policyController.probeNetworks) to narrow it", pr.Port, pol.Destination)})
+					}
+					break
+				}
+			}
+		}
 	}
 	return out
 }

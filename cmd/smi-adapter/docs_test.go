@@ -25,6 +25,7 @@ func TestTroubleshootingListsEveryReason(t *testing.T) {
 		model.ReasonCrossNamespace, model.ReasonNoTraffic, model.ReasonPortMismatch, model.ReasonNotExact,
 		istio.ReasonUnsupportedMatch, istio.ReasonSelectorNotExact, istio.ReasonInvalidHint, istio.ReasonHTTPRuleOnTCP,
 		linkerd.ReasonUnsupportedMatch, linkerd.ReasonSelectorNotExact, linkerd.ReasonNoPorts,
+		linkerd.ReasonWeightsApproximated, linkerd.ReasonProbeOpen, istio.ReasonWeightsApproximated, model.ReasonUnsupportedMatch,
 		consul.ReasonUnsupportedMatch, consul.ReasonCollision, consul.ReasonConflict, kubesink.ReasonConflict,
 		model.ReasonNotAccepted, storagemigration.ReasonFailed, "BackendError", "Programmed"} {
 		if !strings.Contains(doc, "| `"+r+"` |") {
