@@ -178,7 +178,6 @@ func regexDisagreement(rust *harness.RustRegex, r *rand.Rand, smi string, write 
 	return "", nil
 }
 
-
 func regexRounds(t *testing.T) int {
 	if s := os.Getenv("SMI_REGEX_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)

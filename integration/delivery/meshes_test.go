@@ -170,7 +170,6 @@ func startEnv(t *testing.T, m mesh, crds ...string) (*harness.Env, *harness.Cons
 	return env, agent
 }
 
-
 // followSplit waits until backend m routes the root of n by the relative
 // weights want (service -> weight), with the TrafficSplit Programmed for its
 // current generation, and returns the split as it is then.

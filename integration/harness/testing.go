@@ -84,20 +84,36 @@ func (e *Env) DryRunGoldens(t *testing.T, glob string) int {
 			if bytes.Contains(doc, []byte("problems:")) || len(bytes.TrimSpace(doc)) == 0 {
 				continue
 			}
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			unstructured.RemoveNestedField(u.Object, "status")
-			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: u.GetNamespace()}}
-			if err := e.Client.Create(context.Background(), ns); err != nil && !strings.Contains(err.Error(), "already exists") {
-				t.Fatal(err)
-			}
-			if err := e.Client.Create(context.Background(), u, client.DryRunAll); err != nil {
-				t.Errorf("%s: %s %s/%s rejected: %v", filepath.Base(f), u.GetKind(), u.GetNamespace(), u.GetName(), err)
-			}
+			e.dryRun(t, filepath.Base(f), doc)
 			n++
 		}
 	}
 	return n
+}
+
+// DryRunAll submits each object (JSON or YAML) to the apiserver as a
+// server-side dry run (creating its namespace if needed) and reports every
+// refusal as a test error naming label. It returns the number submitted.
+func (e *Env) DryRunAll(t *testing.T, label string, docs [][]byte) int {
+	t.Helper()
+	for _, doc := range docs {
+		e.dryRun(t, label, doc)
+	}
+	return len(docs)
+}
+
+func (e *Env) dryRun(t *testing.T, label string, doc []byte) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	unstructured.RemoveNestedField(u.Object, "status")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: u.GetNamespace()}}
+	if err := e.Client.Create(context.Background(), ns); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	if err := e.Client.Create(context.Background(), u, client.DryRunAll); err != nil {
+		t.Errorf("%s: %s %s/%s rejected: %v", label, u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
 }
