@@ -3,6 +3,7 @@ package linkerd
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd/api"
 )
@@ -30,6 +31,10 @@ var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+\\-.^_\x60|~]+$")
 func matchLimit(m api.HTTPRouteMatch) string {
 	if m.Path != nil && len(m.Path.Value) > maxPathValue {
 		return fmt.Sprintf("the path match is %d characters long; Linkerd's HTTPRoute allows %d", len(m.Path.Value), maxPathValue)
+	}
+	if m.Path != nil && m.Path.Type != "RegularExpression" && !strings.HasPrefix(m.Path.Value, "/") {
+		// Linkerd's policy controller refuses it at admission.
+		return fmt.Sprintf("path %q is not absolute (Linkerd's policy controller requires a leading /)", m.Path.Value)
 	}
 	if len(m.Headers) > maxMatchHeaders {
 		return fmt.Sprintf("%d header matches; Linkerd's HTTPRoute allows %d per match", len(m.Headers), maxMatchHeaders)

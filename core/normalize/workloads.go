@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -202,10 +203,7 @@ func probes(pods []*corev1.Pod) []model.Probe {
 						}
 					}
 				}
-				path := pr.HTTPGet.Path
-				if path == "" {
-					path = "/"
-				}
+				path := probePath(pr.HTTPGet.Path)
 				if port > 0 {
 					seen[model.Probe{Port: port, Path: path}] = true
 				}
@@ -230,4 +228,16 @@ func selects(selector, podLabels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// probePath is the path of the kubelet's probe request as a proxy sees it:
+// the kubelet sends "/" for an empty path, puts a leading "/" before a
+// relative one, and the query string is not part of the path a route
+// matches.
+func probePath(p string) string {
+	p, _, _ = strings.Cut(p, "?")
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
 }
