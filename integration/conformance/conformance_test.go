@@ -1,16 +1,25 @@
 package conformance_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
+	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/testutil"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/conformance/istiojudge"
 	"github.com/smi-adapter/smi-adapter/integration/conformance/linkerdjudge"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 // TestModelJudge runs every scenario against the model judge and keeps the
@@ -53,14 +62,199 @@ func TestIstioJudgeDefaultAllow(t *testing.T) {
 // TestLinkerdJudge runs every scenario through the Linkerd backend and
 // Linkerd's semantics, with the cluster's default inbound policy set to deny
 // (what SMI's deny by default needs); the report is reports/linkerd.md.
+// Every split of a root smi-adapter wrote a ServiceProfile for is decided by
+// Linkerd's own destination service (checked: none is decided otherwise).
 func TestLinkerdJudge(t *testing.T) {
-	conformance.Run(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"}, "scenarios", "reports/linkerd.md")
+	j := watchProfiles(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: linkerdDestination(t)})
+	conformance.Run(t, j, "scenarios", "reports/linkerd.md")
+	j.check(t)
+	if j.byDestination == 0 {
+		t.Error("no split was decided by Linkerd's destination service")
+	}
 }
 
 // TestLinkerdJudgeHTTPRouteSplits: the same scenarios with every split
 // written as HTTPRoutes (splits=httproute).
 func TestLinkerdJudgeHTTPRouteSplits(t *testing.T) {
-	conformance.Run(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}, "scenarios", "reports/linkerd-httproute.md")
+	j := watchProfiles(t, &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: linkerdDestination(t), Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}})
+	conformance.Run(t, j, "scenarios", "reports/linkerd-httproute.md")
+	j.check(t)
+}
+
+// profileWatch wraps a Linkerd judge to count which split decisions Linkerd's
+// destination service made: a decision on a root smi-adapter wrote a
+// ServiceProfile for (read here from the translation, independently of the
+// judge) must have asked it, any other must not.
+type profileWatch struct {
+	*linkerdjudge.Judge
+	src                     *countingSource
+	profiled                map[string]bool // namespace/name of roots with a ServiceProfile
+	scenarios               []conformance.Scenario
+	loads                   int
+	splits, byDestination   int
+	decidedBy, notDecidedBy []string
+	wronglyAsked, notAsked  []string
+}
+
+type countingSource struct {
+	linkerdjudge.ProfileSource
+	calls int
+}
+
+func (c *countingSource) GetProfile(gen int64, path, token string) (*harness.LinkerdProfile, error) {
+	c.calls++
+	return c.ProfileSource.GetProfile(gen, path, token)
+}
+
+func watchProfiles(t *testing.T, j *linkerdjudge.Judge) *profileWatch {
+	t.Helper()
+	src := &countingSource{ProfileSource: j.Profiles}
+	j.Profiles = src
+	return &profileWatch{Judge: j, src: src, scenarios: mustLoad(t)}
+}
+
+func (w *profileWatch) Load(objs []runtime.Object) error {
+	tr, err := conformance.Translate(objs, false, func(s *model.Slice) ([]kubesink.Object, model.Problems) {
+		r := linkerd.Translate(s, w.Options)
+		return r.Objects, r.Problems
+	})
+	if err != nil {
+		return err
+	}
+	w.profiled = map[string]bool{}
+	w.loads++
+	for _, b := range tr.Objects {
+		var o struct {
+			Kind     string
+			Metadata struct{ Name, Namespace string }
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return err
+		}
+		if o.Kind == "ServiceProfile" {
+			w.profiled[o.Metadata.Namespace+"/"+o.Metadata.Name] = true
+		}
+	}
+	return w.Judge.Load(objs)
+}
+
+func (w *profileWatch) Split(r conformance.SplitRequest) (map[string]int64, error) {
+	before := w.src.calls
+	out, err := w.Judge.Split(r)
+	asked := w.src.calls > before
+	ns, name, _ := strings.Cut(r.Root, "/")
+	profiled := w.profiled[ns+"/"+linkerd.ServiceProfileName(name, ns, "cluster.local")]
+	w.splits++
+	what := fmt.Sprintf("%s: %s -> %v", w.scenarios[w.loads-1].Name, r, out)
+	if err != nil {
+		what = fmt.Sprintf("%s: %s -> error %v", w.scenarios[w.loads-1].Name, r, err)
+	}
+	switch {
+	case profiled && asked:
+		w.byDestination++
+		w.decidedBy = append(w.decidedBy, what)
+	case profiled:
+		w.notAsked = append(w.notAsked, what)
+	case asked:
+		w.wronglyAsked = append(w.wronglyAsked, what)
+	default:
+		w.notDecidedBy = append(w.notDecidedBy, what)
+	}
+	return out, err
+}
+
+func (w *profileWatch) check(t *testing.T) {
+	t.Helper()
+	t.Logf("%d of %d split decisions made by Linkerd's destination service (%d GetProfile calls in all, the root ports of each ServiceProfile included):\n  %s",
+		w.byDestination, w.splits, w.src.calls, strings.Join(w.decidedBy, "\n  "))
+	t.Logf("by the judge's HTTPRoute model (no ServiceProfile on the root):\n  %s", strings.Join(w.notDecidedBy, "\n  "))
+	if len(w.notAsked) > 0 {
+		t.Errorf("splits of a root with a ServiceProfile not decided by Linkerd's destination service: %v", w.notAsked)
+	}
+	if len(w.wronglyAsked) > 0 {
+		t.Errorf("splits of a root without a ServiceProfile asked Linkerd's destination service: %v", w.wronglyAsked)
+	}
+}
+
+// TestLinkerdJudgeWithoutProfiles: without Linkerd's destination service
+// the judge still decides access, but refuses a ServiceProfile split rather
+// than read the ServiceProfile itself.
+func TestLinkerdJudgeWithoutProfiles(t *testing.T) {
+	j := &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"}
+	sc := scenario(t, "split-flagger-canary")
+	objs, err := sc.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Load(objs); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := j.Split(sc.Split[0]); err == nil || !strings.Contains(err.Error(), "Judge.Profiles") {
+		t.Fatalf("split without a destination service: %v, %v; want an error naming Judge.Profiles", got, err)
+	}
+}
+
+// cannedProfiles answers every GetProfile with the same dstOverrides.
+type cannedProfiles struct{ overrides []harness.LinkerdDstOverride }
+
+func (c cannedProfiles) Apply([]*unstructured.Unstructured) (int64, error) { return 1, nil }
+
+func (c cannedProfiles) GetProfile(_ int64, path, _ string) (*harness.LinkerdProfile, error) {
+	return &harness.LinkerdProfile{DstOverrides: c.overrides, Raw: json.RawMessage(`{"canned":true}`)}, nil
+}
+
+// TestLinkerdJudgeReadsWhatTheProxyReceives: the judge takes the
+// destination service's decimilli weights as they are, drops weight 0, and
+// refuses an answer a proxy would misuse: an authority on another port than
+// the one asked for, or nothing but weight 0.
+func TestLinkerdJudgeReadsWhatTheProxyReceives(t *testing.T) {
+	sc := scenario(t, "split-flagger-canary")
+	objs, err := sc.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fqdn = ".default.svc.cluster.local"
+	for _, c := range []struct {
+		name      string
+		overrides []harness.LinkerdDstOverride
+		want      map[string]int64
+		err       string
+	}{
+		{"weights", []harness.LinkerdDstOverride{{Authority: "web-v1" + fqdn + ":80", Weight: 950000}, {Authority: "web-v2" + fqdn + ":80", Weight: 50000}, {Authority: "web-v3" + fqdn + ":80"}},
+			map[string]int64{"web-v1": 950000, "web-v2": 50000}, ""},
+		{"another port", []harness.LinkerdDstOverride{{Authority: "web-v1" + fqdn + ":8080", Weight: 10000}}, nil, `"web-v1.default.svc.cluster.local:8080" sends port 80's traffic to port 8080`},
+		{"all zero", []harness.LinkerdDstOverride{{Authority: "web-v1" + fqdn + ":80"}}, nil, "every dstOverride has weight 0"},
+		{"another namespace", []harness.LinkerdDstOverride{{Authority: "web-v1.other.svc.cluster.local:80", Weight: 10000}}, nil, "not a Service of namespace default"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			j := &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: cannedProfiles{c.overrides}}
+			err := j.Load(objs) // asks every port of the root
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("load: %v, want an error with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := j.Split(sc.Split[0])
+			if err != nil || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("split: %v, %v; want %v", got, err, c.want)
+			}
+		})
+	}
+}
+
+func scenario(t *testing.T, name string) conformance.Scenario {
+	t.Helper()
+	for _, sc := range mustLoad(t) {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	t.Fatalf("scenario %s not found", name)
+	return conformance.Scenario{}
 }
 
 // TestSummaryJudge writes reports/README.md: every scenario, one column per
@@ -72,8 +266,8 @@ func TestSummaryJudge(t *testing.T) {
 	}{
 		{"model (reference)", &conformance.ModelJudge{}},
 		{"istio (default-access=deny)", &istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}}},
-		{"linkerd (ServiceProfile splits)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny"}},
-		{"linkerd (splits=httproute)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}},
+		{"linkerd (ServiceProfile splits)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: linkerdDestination(t)}},
+		{"linkerd (splits=httproute)", &linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: linkerdDestination(t), Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}}},
 	}
 	cols := make([][]conformance.Result, len(judges))
 	for i, j := range judges {
@@ -81,8 +275,14 @@ func TestSummaryJudge(t *testing.T) {
 	}
 	var b strings.Builder
 	b.WriteString("# SMI conformance, per implementation\n\nGenerated by `go test ./integration/conformance -update`. ")
-	b.WriteString("Each mesh is judged by an evaluator of its own documented semantics applied to what smi-adapter writes; ")
+	b.WriteString("Each mesh is judged on what smi-adapter writes for it: by the mesh's own code where it runs here, otherwise by an evaluator of its documented semantics; ")
 	b.WriteString("details, fail-closed and inexpressible decisions are in the per-implementation reports beside this file.\n\n")
+	for _, j := range judges {
+		if d, ok := j.judge.(conformance.Describer); ok {
+			b.WriteString("- " + j.column + ": " + d.Description() + "\n")
+		}
+	}
+	b.WriteString("\n")
 	// Consul is judged by a real agent in integration/consul; its column is
 	// read from the report that test writes.
 	consulCol := reportOutcomes(t, "reports/consul.md")

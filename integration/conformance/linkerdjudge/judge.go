@@ -14,10 +14,18 @@
 //     the Server, a request takes the best matching rule (longest path match,
 //     then method, then most headers) and is refused when none matches.
 //     Raw TCP never reaches routes. Linkerd does not proxy UDP.
-//   - Outbound: a ServiceProfile of the root with dstOverrides spreads every
-//     request by weight (and makes Linkerd ignore the root's HTTPRoutes);
-//     otherwise HTTPRoutes attached to the root Service choose the best
+//   - Outbound: when smi-adapter wrote a ServiceProfile for the root, the
+//     judge does not read it: Linkerd's own destination service (Profiles, a
+//     ProfileSource) holds it on a kube-apiserver and answers GetProfile for
+//     <root>.<ns>.svc.<domain>:<port> as it does for a proxy. A profile with
+//     dstOverrides spreads every request over their authorities (each must
+//     carry the port asked for) by their decimilli weights, weight 0 dropped;
+//     one with routes and no dstOverrides keeps the request on the root; in
+//     both cases the proxy ignores the root's HTTPRoutes. The default
+//     profile (neither) leaves the request to HTTPRoutes, as when there is no
+//     ServiceProfile: HTTPRoutes attached to the root Service choose the best
 //     matching rule; no match, or nothing attached, goes to the root.
+//     Without Profiles a ServiceProfile split is an error, never a guess.
 //   - Regex matches are Linkerd's, decided by Rust's regex crate (Linkerd's
 //     engine, as the oracle of integration/tools/rustregex): the
 //     leftmost-first match must span the whole value. A regex Rust refuses is
@@ -27,11 +35,12 @@ package linkerdjudge
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
@@ -97,13 +106,6 @@ type route struct {
 	} `json:"rules"`
 }
 
-type profile struct {
-	DstOverrides []struct {
-		Authority string            `json:"authority"`
-		Weight    resource.Quantity `json:"weight"`
-	} `json:"dstOverrides"`
-}
-
 // RegexEngine answers as Linkerd's regex engine does
 // (*harness.RustRegex).
 type RegexEngine interface {
@@ -118,10 +120,17 @@ type Judge struct {
 	// DefaultInbound is the cluster's default inbound policy for ports no
 	// Server selects: "all-unauthenticated" (Linkerd's default) or "deny".
 	DefaultInbound string
-	objs           []object
-	pods           []*corev1.Pod
-	closed         []string
-	regexErr       error
+	// Profiles is Linkerd's destination service: it decides every split of
+	// a root smi-adapter wrote a ServiceProfile for. Without it such a split
+	// is an error (enough for judging access only).
+	Profiles ProfileSource
+	objs     []object
+	pods     []*corev1.Pod
+	services []*corev1.Service
+	closed   []string
+	regexErr error
+	// gen is the Profiles generation holding the loaded scenario.
+	gen int64
 }
 
 var (
@@ -137,7 +146,7 @@ func (j *Judge) FailedClosed() []string { return j.closed }
 
 // Load implements conformance.Judge.
 func (j *Judge) Load(objs []runtime.Object) error {
-	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound, Regex: j.Regex}
+	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound, Regex: j.Regex, Profiles: j.Profiles}
 	if j.Regex == nil {
 		return fmt.Errorf("linkerd judge: no regex engine (start Rust's regex oracle, harness.StartRustRegex)")
 	}
@@ -149,14 +158,93 @@ func (j *Judge) Load(objs []runtime.Object) error {
 		return err
 	}
 	j.pods, j.closed = t.Pods, t.FailedClosed
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok {
+			j.services = append(j.services, s)
+		}
+	}
+	var profiles []*unstructured.Unstructured
 	for _, b := range t.Objects {
 		var obj object
 		if err := json.Unmarshal(b, &obj); err != nil {
 			return err
 		}
 		j.objs = append(j.objs, obj)
+		if obj.Kind == "ServiceProfile" {
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(b); err != nil {
+				return err
+			}
+			profiles = append(profiles, u)
+		}
+	}
+	if j.Profiles == nil {
+		return nil
+	}
+	return j.applyProfiles(profiles)
+}
+
+// applyProfiles writes the scenario's Services and smi-adapter's
+// ServiceProfiles where Linkerd's destination service reads them, then asks
+// it for every TCP port of every Service with a ServiceProfile, as a proxy
+// would: each answer must be one the proxy can use (proxyTargets).
+func (j *Judge) applyProfiles(profiles []*unstructured.Unstructured) error {
+	var objs []*unstructured.Unstructured
+	if len(profiles) > 0 {
+		for _, s := range j.services {
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(s)
+			if err != nil {
+				return err
+			}
+			u := &unstructured.Unstructured{Object: m}
+			u.SetAPIVersion("v1")
+			u.SetKind("Service")
+			objs = append(objs, u)
+		}
+		objs = append(objs, profiles...)
+	}
+	gen, err := j.Profiles.Apply(objs)
+	if err != nil {
+		return fmt.Errorf("Linkerd's destination service: %w", err)
+	}
+	j.gen = gen
+	for _, p := range profiles {
+		for _, s := range j.services {
+			if linkerd.ServiceProfileName(s.Name, namespaceOf(s.Namespace), j.domain()) != p.GetName() || namespaceOf(s.Namespace) != p.GetNamespace() {
+				continue
+			}
+			for _, port := range tcpPorts(s) {
+				if _, _, err := j.askProfile(p.GetNamespace(), s.Name, port); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
+}
+
+func namespaceOf(ns string) string {
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+func tcpPorts(s *corev1.Service) []int32 {
+	var out []int32
+	for _, p := range s.Spec.Ports {
+		if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+			out = append(out, p.Port)
+		}
+	}
+	return out
+}
+
+func (j *Judge) domain() string {
+	if j.Options.ClusterDomain == "" {
+		return "cluster.local"
+	}
+	return j.Options.ClusterDomain
 }
 
 func (j *Judge) each(kind, ns string, fn func(object)) {
@@ -433,35 +521,15 @@ func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
 
 func (j *Judge) split(r conformance.SplitRequest) (map[string]int64, error) {
 	ns, name, _ := strings.Cut(r.Root, "/")
-	domain := j.Options.ClusterDomain
-	if domain == "" {
-		domain = "cluster.local"
-	}
 	toRoot := map[string]int64{name: 1}
-	spName := linkerd.ServiceProfileName(name, ns, domain)
-	var prof *profile
-	j.each("ServiceProfile", ns, func(o object) {
-		if o.Metadata.Name == spName {
-			var p profile
-			_ = json.Unmarshal(o.Spec, &p)
-			prof = &p
+	spName := linkerd.ServiceProfileName(name, ns, j.domain())
+	hasProfile := false
+	j.each("ServiceProfile", ns, func(o object) { hasProfile = hasProfile || o.Metadata.Name == spName })
+	if hasProfile {
+		out, useProfile, err := j.profileSplit(ns, name, r.Port)
+		if err != nil || useProfile {
+			return out, err
 		}
-	})
-	if prof != nil {
-		if len(prof.DstOverrides) == 0 {
-			return toRoot, nil
-		}
-		out := map[string]int64{}
-		for _, d := range prof.DstOverrides {
-			host, port, _ := strings.Cut(d.Authority, ":")
-			if p, err := strconv.Atoi(port); err == nil && int32(p) != r.Port {
-				return toRoot, nil // an override for another port
-			}
-			if w := d.Weight.MilliValue(); w > 0 {
-				out[strings.Split(host, ".")[0]] += w
-			}
-		}
-		return out, nil
 	}
 	best, found := score{}, false
 	var out map[string]int64
@@ -497,4 +565,118 @@ func (j *Judge) split(r conformance.SplitRequest) (map[string]int64, error) {
 		return toRoot, nil
 	}
 	return out, nil
+}
+
+// profileSplit is where the proxy sends a request to root ns/name on port,
+// from the profile Linkerd's destination service gives it; useProfile is
+// false when that is the default profile (the proxy then follows the
+// root's HTTPRoutes). A request without a port is asked on every TCP port of
+// the root, which must all answer alike.
+func (j *Judge) profileSplit(ns, name string, port int32) (out map[string]int64, useProfile bool, err error) {
+	if j.Profiles == nil {
+		return nil, false, fmt.Errorf("smi-adapter wrote ServiceProfile %s/%s for the root: only Linkerd's destination service decides its split, and the judge has none (Judge.Profiles)",
+			ns, linkerd.ServiceProfileName(name, ns, j.domain()))
+	}
+	ports := []int32{port}
+	if port == 0 {
+		ports = nil
+		for _, s := range j.services {
+			if s.Name == name && namespaceOf(s.Namespace) == ns {
+				ports = tcpPorts(s)
+			}
+		}
+		if len(ports) == 0 {
+			return nil, false, fmt.Errorf("a request without a port to %s/%s, which has no TCP port to ask Linkerd's destination service for", ns, name)
+		}
+	}
+	for i, p := range ports {
+		o, use, err := j.askProfile(ns, name, p)
+		if err != nil {
+			return nil, false, err
+		}
+		if i > 0 && (use != useProfile || !sameMap(o, out)) {
+			return nil, false, fmt.Errorf("Linkerd's destination service splits port %d of %s/%s as %v and port %d as %v", ports[0], ns, name, out, p, o)
+		}
+		out, useProfile = o, use
+	}
+	return out, useProfile, nil
+}
+
+// askProfile asks Linkerd's destination service for root ns/name on port
+// and says what the proxy does with the answer (see proxyTargets).
+func (j *Judge) askProfile(ns, name string, port int32) (map[string]int64, bool, error) {
+	path := fmt.Sprintf("%s.%s.svc.%s:%d", name, ns, j.domain(), port)
+	p, err := j.Profiles.GetProfile(j.gen, path, fmt.Sprintf(`{"ns":%q}`, ns))
+	if err != nil {
+		return nil, false, fmt.Errorf("GetProfile %s: %w", path, err)
+	}
+	out, use, err := j.proxyTargets(p, ns, name, port)
+	if err != nil {
+		return nil, false, fmt.Errorf("GetProfile %s answers %s: %w", path, p.Raw, err)
+	}
+	return out, use, nil
+}
+
+// proxyTargets: what Linkerd's proxy does with profile p of root ns/name
+// asked on port. dstOverrides are the concrete Services, by their decimilli
+// weights (weight 0 dropped); each authority must be a Service of ns on
+// the port asked (a backend on another port than the client's is a bug).
+// Routes without dstOverrides keep the request on the root; neither is the
+// default profile: useProfile false.
+func (j *Judge) proxyTargets(p *harness.LinkerdProfile, ns, name string, port int32) (map[string]int64, bool, error) {
+	if len(p.DstOverrides) == 0 {
+		return map[string]int64{name: 1}, len(p.Routes) > 0, nil
+	}
+	suffix := "." + ns + ".svc." + j.domain()
+	out := map[string]int64{}
+	for _, d := range p.DstOverrides {
+		host, ps, err := net.SplitHostPort(d.Authority)
+		if err != nil {
+			return nil, false, fmt.Errorf("dstOverride authority %q has no port: %v", d.Authority, err)
+		}
+		if ps != strconv.Itoa(int(port)) {
+			return nil, false, fmt.Errorf("dstOverride authority %q sends port %d's traffic to port %s", d.Authority, port, ps)
+		}
+		svc, ok := strings.CutSuffix(host, suffix)
+		if !ok || svc == "" || strings.Contains(svc, ".") {
+			return nil, false, fmt.Errorf("dstOverride authority %q is not a Service of namespace %s", d.Authority, ns)
+		}
+		if d.Weight > 0 {
+			out[svc] += int64(d.Weight)
+		}
+	}
+	if len(out) == 0 {
+		return nil, false, fmt.Errorf("every dstOverride has weight 0: the proxy has no backend to pick")
+	}
+	return out, true, nil
+}
+
+func sameMap(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Description says who decides what (conformance.Describer).
+func (j *Judge) Description() string {
+	dest := fmt.Sprintf("Linkerd's destination service (linkerd2 %s: the profile a proxy receives from GetProfile)", harness.LinkerdDestinationVersion)
+	regex := fmt.Sprintf("regexes by Rust's regex crate %s", harness.RustRegexVersion)
+	if j.Options.Splits == linkerd.SplitsHTTPRoute {
+		profiles := "a ServiceProfile on a split root (none is written in this mode) would be judged by " + dest
+		if j.Profiles == nil {
+			profiles = "a ServiceProfile on a split root would not be judged (no destination service: an error)"
+		}
+		return fmt.Sprintf("Every split is written as HTTPRoutes (splits=httproute) and judged, like access, by this judge's model of Linkerd's HTTPRoute and policy semantics (Linkerd's policy controller and proxy do not run here); %s; %s.", profiles, regex)
+	}
+	profiles := "ServiceProfile splits judged by " + dest
+	if j.Profiles == nil {
+		profiles = "ServiceProfile splits not judged (no destination service: an error)"
+	}
+	return fmt.Sprintf("%s; splits written as HTTPRoutes (those with matches, or with a backend lacking one of the root's ports) and access by this judge's model of Linkerd's HTTPRoute and policy semantics; %s.", profiles, regex)
 }
