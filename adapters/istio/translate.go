@@ -421,6 +421,17 @@ func accessRules(pol *model.AccessPolicy, o Options, p model.Problems) []*securi
 	return rules
 }
 
+// maxQuoted bounds a regex or a piece of one quoted in a condition message
+// (a class written out can be long; the route and match name say which).
+const maxQuoted = 160
+
+func bounded(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return s[:maxQuoted] + "…"
+}
+
 func sourceName(id model.Identity, o Options) string {
 	if o.Identity == IdentityPrincipals {
 		return o.TrustDomain + "/ns/" + id.Namespace + "/sa/" + id.Name
@@ -453,7 +464,7 @@ func ruleTarget(r model.Rule, from []model.ObjectRef, p model.Problems) (*securi
 				return nil, nil, false // matches no request: grants nothing, exactly as SMI
 			}
 			if err != nil {
-				return unsupported(fmt.Sprintf("%s match %q: Istio authorization has no regex paths and %s cannot be written as exact or prefix paths (%v); this match grants nothing", r.Route, r.Match, m.PathRegex, err))
+				return unsupported(fmt.Sprintf("%s match %q: Istio authorization has no regex paths and %s cannot be written as exact or prefix paths (%s); this match grants nothing", r.Route, r.Match, bounded(m.PathRegex), bounded(err.Error())))
 			}
 			op.Paths = paths
 		}
@@ -464,7 +475,7 @@ func ruleTarget(r model.Rule, from []model.ObjectRef, p model.Problems) (*securi
 				return nil, nil, false // no header value matches: grants nothing, exactly as SMI
 			}
 			if err != nil {
-				return unsupported(fmt.Sprintf("%s match %q: header %s regex %q cannot be written as Istio exact/prefix/suffix values (%v); this match grants nothing", r.Route, r.Match, h.Name, h.Regex, err))
+				return unsupported(fmt.Sprintf("%s match %q: header %s regex %q cannot be written as Istio exact/prefix/suffix values (%s); this match grants nothing", r.Route, r.Match, h.Name, bounded(h.Regex), bounded(err.Error())))
 			}
 			when = append(when, &securityapi.Condition{Key: "request.headers[" + h.Name + "]", Values: vals})
 		}

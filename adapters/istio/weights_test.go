@@ -1,7 +1,9 @@
 package istio_test
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -49,5 +51,33 @@ func TestWeightsEnvoyAccepts(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("approximation not reported: %+v", res.Problems)
+	}
+}
+
+// TestMessagesBounded: an UnsupportedMatch quotes at most a bounded piece of
+// a regex (a Unicode class written out made a ~6 KB condition message).
+func TestMessagesBounded(t *testing.T) {
+	from := model.ObjectRef{Kind: "TrafficTarget", Namespace: "ns", Name: "t"}
+	var b strings.Builder
+	for r := 0x100; r < 0x400; r += 2 {
+		fmt.Fprintf(&b, `\x{%X}`, r)
+	}
+	class := "[" + b.String() + "]+$"
+	pol := &model.AccessPolicy{
+		Destination: model.Identity{Namespace: "ns", Name: "api"},
+		From:        []model.ObjectRef{from},
+		Workloads:   model.Workloads{Exact: true, Pods: 1, Selectors: []map[string]string{{"app": "api"}}},
+		Grants: []model.Grant{{Source: model.Identity{Namespace: "ns", Name: "web"}, From: []model.ObjectRef{from},
+			Rules: []model.Rule{{Protocol: model.ProtocolHTTP, Route: from, Match: "m", HTTP: &model.HTTPMatch{PathRegex: "^(?:/" + class + ").*$"}}}}},
+	}
+	res := istio.Translate(&model.Slice{Key: model.Key{Kind: model.KeyAccess, Namespace: "ns", Name: "api"}, Access: pol}, istio.Options{})
+	ds := res.Problems.Diagnostics(from)
+	if len(ds) == 0 {
+		t.Fatal("no UnsupportedMatch")
+	}
+	for _, d := range ds {
+		if len(d.Message) > 600 {
+			t.Fatalf("message of %d bytes: %.200s", len(d.Message), d.Message)
+		}
 	}
 }
