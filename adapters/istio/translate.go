@@ -349,10 +349,18 @@ func authorizationPolicies(pol *model.AccessPolicy, o Options, p model.Problems)
 	rules := accessRules(pol, o, p)
 	reportHTTPOnTCP(pol, p)
 	if !pol.Workloads.Exact {
+		// No AuthorizationPolicy can select those pods without selecting the
+		// other identity's pods too (and granting them, or closing them to,
+		// what SMI gives this identity). What then reaches them is Istio's
+		// default for a workload without a policy of its own.
+		state := "they are NOT protected: with default-access=allow Istio lets every source reach them (set default-access=deny to close them)"
+		if o.DefaultAccess == "deny" {
+			state = "they are closed to every source (default-access=deny), including the sources SMI grants"
+		}
 		for _, ref := range pol.From {
 			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonSelectorNotExact, Message: fmt.Sprintf(
-				"Istio selects workloads by labels and some pods running as %s share all their labels with pods of other service accounts; those pods are not covered by an AuthorizationPolicy — give them a distinguishing label",
-				pol.Destination)})
+				"Istio selects workloads by labels and some pods running as %s share all their labels with pods of other service accounts, so no AuthorizationPolicy covers them: %s — give them a distinguishing label",
+				pol.Destination, state)})
 		}
 	}
 	var out []kubesink.Object
