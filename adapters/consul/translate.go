@@ -7,6 +7,7 @@ package consul
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -161,66 +162,162 @@ func Hundredths(ws []int64) []int64 {
 	return weights.Scale(ws, 10000)
 }
 
+// rights is what Consul can grant one SMI source: everything, or a list of
+// HTTP permissions (keyed by the model match, in order).
+type rights struct {
+	all   bool
+	keys  []string
+	perms map[string]*capi.IntentionHTTPPermission
+	from  []model.ObjectRef
+	who   []model.Identity
+}
+
+func (r *rights) empty() bool { return !r.all && len(r.keys) == 0 }
+
+// intersect narrows r to what both r and o grant.
+func (r *rights) intersect(o *rights) {
+	switch {
+	case o.all:
+	case r.all:
+		r.all, r.keys, r.perms = false, o.keys, o.perms
+	default:
+		var keys []string
+		for _, k := range r.keys {
+			if o.perms[k] != nil {
+				keys = append(keys, k)
+			}
+		}
+		r.keys = keys
+	}
+}
+
+func (r *rights) same(o *rights) bool {
+	if r.all || o.all {
+		return r.all == o.all
+	}
+	return slices.Equal(r.keys, o.keys)
+}
+
 // intentions: one service-intentions entry for the destination. A source
 // granted all traffic gets Action allow; a source granted HTTP matches gets
 // one allow permission per match and a final deny, so nothing else it sends
 // passes whatever the default policy; every other source meets the "*" deny.
+//
+// Consul names a source by its service name alone (and, in Consul
+// Enterprise, a Consul namespace): in the free edition ns-a/web and ns-b/web
+// are the same source, and Consul refuses an entry that lists one name
+// twice. Each Consul name gets one source, with only what SMI grants every
+// identity it stands for (the intersection, so none gets more than SMI
+// grants it); where their rights differ, the difference fails closed and
+// both sides' TrafficTargets say so.
 func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired {
 	src := pol.From
-	report := func(msg string) {
-		for _, ref := range src {
+	report := func(from []model.ObjectRef, msg string) {
+		for _, ref := range from {
 			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: msg})
 		}
 	}
 	ns, dest := ServiceName(pol.Destination.Namespace, pol.Destination.Name, o)
 	entry := &capi.ServiceIntentionsConfigEntry{Kind: capi.ServiceIntentions, Name: dest, Namespace: ns}
-	l7 := false
+	bySource := map[string]*rights{}
+	var order []string
 	for _, g := range pol.Grants {
-		sns, sname := ServiceName(g.Source.Namespace, g.Source.Name, o)
-		si := &capi.SourceIntention{Name: sname, Namespace: sns, Type: capi.IntentionSourceConsul}
-		all := false
-		for _, r := range g.Rules {
+		from := g.From
+		if len(from) == 0 {
+			from = src
+		}
+		r := &rights{perms: map[string]*capi.IntentionHTTPPermission{}, from: from, who: []model.Identity{g.Source}}
+		for _, rl := range g.Rules {
 			switch {
-			case r.Protocol == model.ProtocolUDP:
-				report(fmt.Sprintf("%s: intentions cannot express UDP; nothing is granted for this rule", r.Route))
-			case r.Protocol == model.ProtocolTCP && len(r.Ports) > 0:
-				report(fmt.Sprintf("%s: intentions have no port granularity, so a grant limited to ports %v cannot be expressed; nothing is granted for it", r.Route, r.Ports))
-			case r.Protocol == model.ProtocolTCP:
-				all = true
-			case len(r.Ports) > 0:
-				report(fmt.Sprintf("%s match %q: intentions have no port granularity, so an HTTP grant limited to ports %v cannot be expressed; nothing is granted for it", r.Route, r.Match, r.Ports))
+			case rl.Protocol == model.ProtocolUDP:
+				report(from, fmt.Sprintf("%s: intentions cannot express UDP; nothing is granted for this rule", rl.Route))
+			case rl.Protocol == model.ProtocolTCP && len(rl.Ports) > 0:
+				report(from, fmt.Sprintf("%s: intentions have no port granularity, so a grant limited to ports %v cannot be expressed; nothing is granted for it", rl.Route, rl.Ports))
+			case rl.Protocol == model.ProtocolTCP:
+				r.all = true
+			case len(rl.Ports) > 0:
+				report(from, fmt.Sprintf("%s match %q: intentions have no port granularity, so an HTTP grant limited to ports %v cannot be expressed; nothing is granted for it", rl.Route, rl.Match, rl.Ports))
 			default:
-				h := &capi.IntentionHTTPPermission{PathRegex: r.HTTP.PathRegex, Methods: r.HTTP.Methods}
-				for _, hd := range r.HTTP.Headers {
+				h := &capi.IntentionHTTPPermission{PathRegex: rl.HTTP.PathRegex, Methods: rl.HTTP.Methods}
+				for _, hd := range rl.HTTP.Headers {
 					h.Header = append(h.Header, capi.IntentionHTTPHeaderPermission{Name: hd.Name, Regex: hd.Regex})
 				}
 				if h.PathRegex == "" && len(h.Methods) == 0 && len(h.Header) == 0 {
 					h.PathPrefix = "/"
 				}
-				si.Permissions = append(si.Permissions, &capi.IntentionPermission{Action: capi.IntentionActionAllow, HTTP: h})
+				k := permissionKey(h)
+				if r.perms[k] == nil {
+					r.perms[k] = h
+					r.keys = append(r.keys, k)
+				}
 			}
 		}
-		switch {
-		case all:
-			si.Permissions = nil
-			si.Action = capi.IntentionActionAllow
-		case len(si.Permissions) > 0:
-			l7 = true
-			si.Permissions = append(si.Permissions, &capi.IntentionPermission{Action: capi.IntentionActionDeny, HTTP: &capi.IntentionHTTPPermission{PathPrefix: "/"}})
-		default:
+		if r.all {
+			r.keys, r.perms = nil, map[string]*capi.IntentionHTTPPermission{}
+		}
+		sort.Strings(r.keys)
+		sns, sname := ServiceName(g.Source.Namespace, g.Source.Name, o)
+		name := sns + "/" + sname
+		prev := bySource[name]
+		if prev == nil {
+			bySource[name] = r
+			order = append(order, name)
+			continue
+		}
+		if !prev.same(r) {
+			msg := fmt.Sprintf("Consul names %s and %s the same source %q (all Kubernetes namespaces share one Consul namespace): it gets only what SMI grants both, the rest of each grant fails closed",
+				identities(prev.who), g.Source, sname)
+			report(prev.from, msg)
+			report(from, msg)
+		}
+		prev.intersect(r)
+		prev.who = append(prev.who, g.Source)
+		prev.from = append(prev.from, from...)
+	}
+	sort.Strings(order)
+	l7 := false
+	for _, name := range order {
+		r := bySource[name]
+		if r.empty() {
 			continue // nothing expressible: the "*" deny covers it
+		}
+		sns, sname, _ := strings.Cut(name, "/")
+		si := &capi.SourceIntention{Name: sname, Namespace: sns, Type: capi.IntentionSourceConsul}
+		if r.all {
+			si.Action = capi.IntentionActionAllow
+		} else {
+			l7 = true
+			for _, k := range r.keys {
+				si.Permissions = append(si.Permissions, &capi.IntentionPermission{Action: capi.IntentionActionAllow, HTTP: r.perms[k]})
+			}
+			si.Permissions = append(si.Permissions, &capi.IntentionPermission{Action: capi.IntentionActionDeny, HTTP: &capi.IntentionHTTPPermission{PathPrefix: "/"}})
 		}
 		entry.Sources = append(entry.Sources, si)
 	}
-	sort.Slice(entry.Sources, func(i, j int) bool {
-		return entry.Sources[i].Namespace+"/"+entry.Sources[i].Name < entry.Sources[j].Namespace+"/"+entry.Sources[j].Name
-	})
 	entry.Sources = append(entry.Sources, &capi.SourceIntention{Name: "*", Namespace: wildcardNS(ns), Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul})
 	var out []Desired
 	if l7 {
 		out = append(out, defaults(ns, dest, src))
 	}
 	return append(out, Desired{Entry: entry, Sources: src})
+}
+
+func identities(ids []model.Identity) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// permissionKey is a canonical string of an HTTP permission.
+func permissionKey(h *capi.IntentionHTTPPermission) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q|%q|%s", h.PathRegex, h.PathPrefix, strings.Join(h.Methods, ","))
+	for _, hd := range h.Header {
+		fmt.Fprintf(&b, "|%q=%q", hd.Name, hd.Regex)
+	}
+	return b.String()
 }
 
 func wildcardNS(ns string) string {
