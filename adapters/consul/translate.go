@@ -86,7 +86,10 @@ func Translate(slice *model.Slice, o Options) Result {
 	if sp := slice.Split; sp != nil {
 		res.Entries = append(res.Entries, split(sp, o)...)
 	}
-	if pol := slice.Access; pol != nil {
+	if pol := slice.Access; pol != nil && !pol.CrossNamespaceOnly {
+		// A policy only TrafficTargets of another namespace's destination
+		// point at (refused, CrossNamespace) writes nothing: its entry would
+		// name that destination's Consul service and contest its grants.
 		res.Entries = append(res.Entries, intentions(pol, o, res.Problems)...)
 	}
 	return res

@@ -149,6 +149,12 @@ type AccessPolicy struct {
 	Services []Service   `json:"services,omitempty"`
 	Grants   []Grant     `json:"grants,omitempty"`
 	From     []ObjectRef `json:"from,omitempty"`
+	// CrossNamespaceOnly: every TrafficTarget keyed to this identity names a
+	// destination in another namespace (and is refused for it). Nothing
+	// validly targets the identity; a mesh whose names ignore the namespace
+	// must not write for it what would stand for the other namespace's
+	// identity too.
+	CrossNamespaceOnly bool `json:"crossNamespaceOnly,omitempty"`
 }
 
 // Workloads describes the pods that run as an identity, for meshes that

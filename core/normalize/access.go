@@ -50,11 +50,14 @@ func Access(key model.Key, tts []*accessv1alpha3.TrafficTarget, l Source) (*mode
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 
 	grants := map[model.Identity]*model.Grant{}
+	crossOnly := false
 	for _, tt := range sorted {
 		ref := TargetRef(tt)
 		if AccessKey(tt) != key {
 			continue
 		}
+		cross := tt.Spec.Destination.Namespace != "" && tt.Spec.Destination.Namespace != tt.Namespace
+		crossOnly = (len(pol.From) == 0 || crossOnly) && cross
 		pol.From = append(pol.From, ref)
 		rules, sources := targetRules(tt, ref, l, problems)
 		if len(rules) == 0 || len(sources) == 0 {
@@ -77,6 +80,7 @@ func Access(key model.Key, tts []*accessv1alpha3.TrafficTarget, l Source) (*mode
 		pol.Grants = append(pol.Grants, *g)
 	}
 	sort.Slice(pol.Grants, func(i, j int) bool { return pol.Grants[i].Source.String() < pol.Grants[j].Source.String() })
+	pol.CrossNamespaceOnly = crossOnly
 	if !pol.Workloads.Exact {
 		for _, ref := range pol.From {
 			problems.Add(diag(ref, model.SeverityWarning, model.ReasonNotExact, nil, fmt.Sprintf(
