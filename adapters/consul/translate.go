@@ -84,7 +84,7 @@ func Translate(slice *model.Slice, o Options) Result {
 			Sources: []*capi.SourceIntention{{Name: "*", Namespace: o.Namespace, Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul}}}})
 	}
 	if sp := slice.Split; sp != nil {
-		res.Entries = append(res.Entries, split(sp, o)...)
+		res.Entries = append(res.Entries, split(sp, o, res.Problems)...)
 	}
 	if pol := slice.Access; pol != nil && !pol.CrossNamespaceOnly {
 		// A policy only TrafficTargets of another namespace's destination
@@ -99,11 +99,44 @@ func defaults(ns, name string, src []model.ObjectRef) Desired {
 	return Desired{Entry: &capi.ServiceConfigEntry{Kind: capi.ServiceDefaults, Name: name, Namespace: ns, Protocol: "http"}, Sources: src, Shared: true}
 }
 
-// SplitServiceName is the virtual service a router sends matched requests to.
-func SplitServiceName(root string) string { return root + "-smi-split" }
+// SplitServiceName is the virtual service a router sends matched requests
+// to. The underscore keeps it apart from every real service: consul-k8s
+// names services after Kubernetes Services, whose names (DNS labels) cannot
+// hold one, while Consul accepts it (checked on the agent); "<root>-smi-split"
+// was also a legal Service name, and with both present one split routed to
+// the other's backends.
+func SplitServiceName(root string) string { return root + "_smi-split" }
 
-func split(sp *model.Split, o Options) []Desired {
+// splitProtocols: the appProtocols of a Kubernetes port that Consul's
+// routers and splitters can carry.
+var splitProtocols = map[string]bool{"http": true, "http2": true, "grpc": true, "h2c": true, "kubernetes.io/h2c": true, "grpc-web": true}
+
+// tcpPort says why a port of the root is not an HTTP port ("" when it may
+// be): its appProtocol names another protocol, or its name says tcp.
+func tcpPort(p model.ServicePort) string {
+	if p.AppProtocol != "" {
+		if !splitProtocols[strings.ToLower(p.AppProtocol)] {
+			return fmt.Sprintf("port %d has appProtocol %q", p.Port, p.AppProtocol)
+		}
+		return ""
+	}
+	if p.Name == "tcp" || strings.HasPrefix(p.Name, "tcp-") {
+		return fmt.Sprintf("port %d is named %q", p.Port, p.Name)
+	}
+	return ""
+}
+
+func split(sp *model.Split, o Options, p model.Problems) []Desired {
 	src := []model.ObjectRef{sp.From}
+	for _, rp := range sp.Root.Ports {
+		if why := tcpPort(rp); why != "" && rp.Protocol == "TCP" {
+			// Splitters need an http-like protocol along the whole chain;
+			// setting http on a TCP service makes its connections fail.
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
+				"Consul splits only HTTP-like services, and %s's %s: nothing is written (traffic stays on the root; its service-defaults are left alone)", sp.Root.Name, why)})
+			return nil
+		}
+	}
 	ns, root := ServiceName(sp.Root.Namespace, sp.Root.Name, o)
 	var names []string
 	var ws []int64
