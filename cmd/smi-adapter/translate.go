@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/apis"
@@ -25,7 +26,6 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/core/parallel"
-	"github.com/smi-adapter/smi-adapter/core/yamlprint"
 )
 
 // batchGC lets translate, a short batch that keeps most of what it
@@ -274,7 +274,7 @@ func writeJSONList(w io.Writer, items []rendered) error {
 
 // toYAML converts the items on every core, in order.
 func toYAML(items []rendered) ([][]byte, error) {
-	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yamlprint.Print(it.value) })
+	out, errs := parallel.Map(items, func(_ int, it rendered) ([]byte, error) { return yaml.Marshal(it.value) })
 	return out, errors.Join(errs...)
 }
 
@@ -296,7 +296,7 @@ func writeDir(dir string, objs []runtime.Object, format string) error {
 				return err
 			}
 			b = append(buf.Bytes(), '\n')
-		} else if b, err = yamlprint.Print(it.value); err != nil {
+		} else if b, err = yaml.Marshal(it.value); err != nil {
 			return err
 		}
 		name := fmt.Sprintf("%02d-%s.%s", i+1, it.name, format)

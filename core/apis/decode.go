@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/core/parallel"
-	"github.com/smi-adapter/smi-adapter/core/yamlread"
 )
 
 // Document is one decoded object of a YAML stream and where it came from.
@@ -62,28 +61,17 @@ func decodeOne(s *runtime.Scheme, raw []byte, i int) (*Document, error) {
 	if onlyComments(raw) {
 		return nil, nil
 	}
-	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused;
-	// block-style manifests without a general YAML parser (yamlread reads
-	// them exactly as YAMLToJSONStrict does, or declines).
-	j := bytes.TrimSpace(raw)
-	if len(j) == 0 || j[0] != '{' {
-		var ok bool
-		if j, ok = yamlread.ToJSON(raw); !ok {
-			var err error
-			if j, err = yaml.YAMLToJSONStrict(raw); err != nil {
-				return nil, fmt.Errorf("document %d: %w", i, err)
-			}
-		}
+	// One parse: YAML (JSON passes through) to JSON, duplicate keys refused.
+	j, err := yaml.YAMLToJSONStrict(raw)
+	if err != nil {
+		return nil, fmt.Errorf("document %d: %w", i, err)
 	}
 	var tm struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
-	var ok bool
-	if tm.APIVersion, tm.Kind, ok = typeMeta(j); !ok {
-		if err := json.Unmarshal(j, &tm); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
+	if err := json.Unmarshal(j, &tm); err != nil {
+		return nil, fmt.Errorf("document %d: %w", i, err)
 	}
 	gv, err := schema.ParseGroupVersion(tm.APIVersion)
 	if err != nil {
