@@ -128,6 +128,11 @@ func tcpPort(p model.ServicePort) string {
 
 func split(sp *model.Split, o Options, p model.Problems) []Desired {
 	src := []model.ObjectRef{sp.From}
+	if sp.Host {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
+			"%s is a host name served by gateways (Flagger's service.hosts), not a Service: Consul splits services, so nothing is written", sp.Root.Name)})
+		return nil
+	}
 	for _, rp := range sp.Root.Ports {
 		if why := tcpPort(rp); why != "" && rp.Protocol == "TCP" {
 			// Splitters need an http-like protocol along the whole chain;

@@ -105,7 +105,11 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 func (b *Backend) holdOnHostConflict(ctx context.Context, sp *model.Split, res Result) error {
 	// Foreign VirtualServices by host, from the cache's index: a lookup per
 	// name this split's host may be written as, not a scan of every one.
-	for _, h := range append(hostNames(sp.Root, b.opts), sp.Root.Namespace+"/"+sp.Root.Name) {
+	names := append(hostNames(sp.Root, b.opts), sp.Root.Namespace+"/"+sp.Root.Name)
+	if sp.Host {
+		names = []string{sp.Root.Name} // a gateway host (Flagger's service.hosts)
+	}
+	for _, h := range names {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(VirtualServiceGVK.GroupVersion().WithKind("VirtualServiceList"))
 		if err := b.c.List(ctx, list, client.MatchingFields{indexForeignHost: h}, client.UnsafeDisableDeepCopy); err != nil {

@@ -187,6 +187,9 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: VirtualServiceName(sp.Root.Name)},
 	}
+	if sp.Host {
+		return hostVirtualService(vs, sp, o, p)
+	}
 	vs.Spec.Hosts = []string{fqdn(sp.Root, o)}
 	if raw, ok := sp.Hints[GatewaysAnnotation]; ok {
 		var gws []string
@@ -224,6 +227,55 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 	if len(vs.Spec.Http) == 0 && len(vs.Spec.Tcp) == 0 {
 		return nil // nothing to split on any port: traffic stays on the root
 	}
+	return vs
+}
+
+// hostVirtualService: Flagger's service.hosts — the split's root is a host
+// the named gateways serve. The VirtualService binds the host to those
+// gateways and splits its HTTP traffic over the backends, each on its port
+// named "http" (Flagger's service port) or its only port.
+func hostVirtualService(vs *networkingv1.VirtualService, sp *model.Split, o Options, p model.Problems) *networkingv1.VirtualService {
+	fail := func(msg string) *networkingv1.VirtualService {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: msg + ": nothing is written"})
+		return nil
+	}
+	var gws []string
+	if err := json.Unmarshal([]byte(sp.Hints[GatewaysAnnotation]), &gws); err != nil || len(gws) == 0 {
+		return fail(fmt.Sprintf("%s is a host name, and annotation %s is not a JSON list of the gateways that serve it", sp.Root.Name, GatewaysAnnotation))
+	}
+	if len(sp.Matches) > 0 {
+		return fail(fmt.Sprintf("a split of the host %s with matches would leave unmatched requests nowhere to go (there is no root Service)", sp.Root.Name))
+	}
+	vs.Spec.Hosts = []string{sp.Root.Name}
+	vs.Spec.Gateways = gws
+	var ws []int64
+	var dests []*networkingapi.HTTPRouteDestination
+	for _, b := range sp.Backends {
+		port := int32(0)
+		for _, bp := range b.Service.Ports {
+			if bp.Name == "http" || len(b.Service.Ports) == 1 {
+				port = bp.Port
+			}
+		}
+		if port == 0 {
+			return fail(fmt.Sprintf("backend %s has several ports and none named http, so it is not clear which one the host's traffic goes to", b.Service.Name))
+		}
+		ws = append(ws, b.Weight)
+		dests = append(dests, &networkingapi.HTTPRouteDestination{
+			Destination: &networkingapi.Destination{Host: fqdn(b.Service, o), Port: &networkingapi.PortSelector{Number: uint32(port)}}})
+	}
+	bounded, exact := weights.Bounded(ws, maxWeightSum)
+	if !exact {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonWeightsApproximated, Message: fmt.Sprintf(
+			"the weights sum past what Envoy accepts for a route: written as %v, the closest ratio that fits", bounded)})
+	}
+	if o.Weights == WeightsPercent {
+		bounded = weights.Scale(ws, 100)
+	}
+	for i := range dests {
+		dests[i].Weight = int32(bounded[i])
+	}
+	vs.Spec.Http = []*networkingapi.HTTPRoute{{Name: "split", Route: dests}}
 	return vs
 }
 

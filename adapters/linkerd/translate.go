@@ -256,6 +256,11 @@ func serves(s model.Service, port int32) bool {
 
 func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 	src := []model.ObjectRef{sp.From}
+	if sp.Host {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
+			"%s is a host name served by gateways (Flagger's service.hosts), not a Service: Linkerd splits Services, so nothing is written", sp.Root.Name)})
+		return nil
+	}
 	var ports []int32
 	for _, p := range sp.Root.Ports {
 		if p.Protocol == "TCP" {

@@ -217,7 +217,12 @@ type Backend struct {
 // not empty only matching requests are split; the rest go to Root as usual.
 // A split whose weights are all zero is not in the model: traffic stays on Root.
 type Split struct {
-	Root     Service     `json:"root"`
+	Root Service `json:"root"`
+	// Host: Root names a host a gateway serves (Flagger's service.hosts[0],
+	// with the gateways it names in HintGateways), not a Service: Root.Name
+	// is the host and Root has no ports. Only a backend that routes gateway
+	// traffic (Istio) can carry it; others report it and write nothing.
+	Host     bool        `json:"host,omitempty"`
 	Backends []Backend   `json:"backends"`
 	Matches  []HTTPMatch `json:"matches,omitempty"`
 	From     ObjectRef   `json:"from"`
@@ -225,6 +230,11 @@ type Split struct {
 	// Flagger's Istio gateways), without smi-adapter's and kubectl's own.
 	Hints map[string]string `json:"hints,omitempty"`
 }
+
+// HintGateways is Flagger's TrafficSplit annotation naming the gateways
+// (a JSON list) that serve the split's host when spec.service is a host
+// name (Canary service.hosts).
+const HintGateways = "VirtualService.v1alpha3.networking.istio.io/spec.gateways"
 
 // Slice is the model for one reconcile key: what the adapter must make true
 // for it. A nil Access or Split means there is nothing to program for the

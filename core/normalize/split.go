@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
@@ -59,12 +60,23 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 	ref := SplitRef(ts)
 	spec := field.NewPath("spec")
 	rootSvc := l.Service(ts.Namespace, ts.Spec.Service)
-	if rootSvc == nil {
-		p.Add(diag(ref, model.SeverityError, model.ReasonRefNotFound, spec.Child("service"), fmt.Sprintf("Service %s/%s not found", ts.Namespace, ts.Spec.Service)))
+	var root model.Service
+	host := false
+	switch {
+	case rootSvc != nil:
+		root = service(rootSvc)
+	case isHost(ts.Spec.Service) && ts.Annotations[model.HintGateways] != "":
+		// Flagger's service.hosts: a host its gateways serve, not a Service.
+		root, host = model.Service{Namespace: ts.Namespace, Name: ts.Spec.Service}, true
+	default:
+		msg := fmt.Sprintf("Service %s/%s not found", ts.Namespace, ts.Spec.Service)
+		if isHost(ts.Spec.Service) {
+			msg += fmt.Sprintf(" (a host name is routed only with the gateways that serve it: annotation %s, Flagger's service.hosts with gateways, on Istio)", model.HintGateways)
+		}
+		p.Add(diag(ref, model.SeverityError, model.ReasonRefNotFound, spec.Child("service"), msg))
 		return nil
 	}
-	root := service(rootSvc)
-	out := &model.Split{Root: root, From: ref, Hints: hints(ts.Annotations)}
+	out := &model.Split{Root: root, Host: host, From: ref, Hints: hints(ts.Annotations)}
 
 	var matches []model.HTTPMatch
 	for i, m := range ts.Spec.Matches {
@@ -121,7 +133,7 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 			continue
 		}
 		be := service(svc)
-		if !sharesPort(root, be) {
+		if !host && !sharesPort(root, be) {
 			p.Add(diag(ref, model.SeverityWarning, model.ReasonPortMismatch, fld.Child("service"), fmt.Sprintf(
 				"Service %s exposes none of the root Service's ports %v; it gets no traffic", b.Service, portNumbers(root))))
 			continue
@@ -176,6 +188,11 @@ func service(s *corev1.Service) model.Service {
 		return out.Ports[i].Protocol < out.Ports[j].Protocol
 	})
 	return out
+}
+
+// isHost: a DNS name with a dot, which no Service name can be.
+func isHost(s string) bool {
+	return strings.Contains(s, ".") && len(validation.IsDNS1123Subdomain(s)) == 0
 }
 
 func sharesPort(root, be model.Service) bool {

@@ -24,10 +24,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
@@ -230,6 +234,7 @@ func TestFlaggerCanaryLifecycle(t *testing.T) {
 				})
 			}
 			t.Run("service-hosts", func(t *testing.T) { serviceHosts(t, m, env, agent) })
+			t.Run("service-hosts-gateways", func(t *testing.T) { serviceHostsWithGateways(t, m, env) })
 		})
 	}
 }
@@ -272,4 +277,79 @@ func serviceHosts(t *testing.T, m mesh, env *harness.Env, agent *harness.Consul)
 	}
 	b, _ := json.Marshal(ts.Status.Conditions)
 	t.Logf("conditions: %s", b)
+}
+
+// serviceHostsWithGateways: with service.hosts and service.gateways (provider
+// smi:v1alpha3:istio, the target mesh the annotation is written for),
+// Flagger's SMI routers write spec.service = hosts[0] and the gateways in
+// the annotation VirtualService.v1alpha3.networking.istio.io/spec.gateways,
+// and expect the Istio backend to route that host on those gateways to the
+// primary and canary (as smi-adapter-istio did). Istio does, following every
+// step; Linkerd and Consul split Services, not gateway hosts: the split is
+// Accepted, Programmed=False UnsupportedMatch, and nothing is written.
+func serviceHostsWithGateways(t *testing.T, m mesh, env *harness.Env) {
+	ctx := context.Background()
+	ns := env.Namespace(t, "flagger-gw-")
+	name := "podinfo-gw" // Consul's free edition: one namespace for all
+	env.Create(t, podinfo(ns, name))
+	f := startFlagger(t, env)
+	cd := canary(ns, name, "smi:v1alpha3:istio", false, []string{"podinfo.example.com"})
+	svc := cd["spec"].(map[string]any)["service"].(map[string]any)
+	svc["gateways"] = []string{"istio-system/public-gateway"}
+	f.call(map[string]any{"op": "initialize", "canary": cd})
+	f.call(map[string]any{"op": "reconcile"})
+	ts := splitHub(t, env, ns, name)
+	if ts.Spec.Service != "podinfo.example.com" || ts.Annotations[model.HintGateways] == "" {
+		t.Fatalf("Flagger wrote spec.service %q, annotations %v", ts.Spec.Service, ts.Annotations)
+	}
+	if m.name != "istio" {
+		harness.Eventually(t, 30*time.Second, func() error {
+			ts = splitHub(t, env, ns, name)
+			pr := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+			if pr == nil || pr.Status != metav1.ConditionFalse || pr.Reason != "UnsupportedMatch" || pr.ObservedGeneration != ts.Generation {
+				return fmt.Errorf("Programmed: %+v", pr)
+			}
+			return nil
+		})
+		return
+	}
+	vsOf := func(p, c int64) error {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(istio.VirtualServiceGVK)
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: istio.VirtualServiceName("podinfo.example.com")}, u); err != nil {
+			return err
+		}
+		hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hosts")
+		gws, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "gateways")
+		if fmt.Sprint(hosts) != "[podinfo.example.com]" || fmt.Sprint(gws) != "[istio-system/public-gateway]" {
+			return fmt.Errorf("VirtualService hosts %v gateways %v", hosts, gws)
+		}
+		routes, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
+		got := map[string]int64{}
+		for _, r := range routes {
+			dests, _, _ := unstructured.NestedSlice(r.(map[string]any), "route")
+			for _, d := range dests {
+				host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
+				port, _, _ := unstructured.NestedInt64(d.(map[string]any), "destination", "port", "number")
+				w, _, _ := unstructured.NestedInt64(d.(map[string]any), "weight")
+				if port != 9898 {
+					return fmt.Errorf("destination %s port %d, want Flagger's service port 9898", host, port)
+				}
+				got[strings.Split(host, ".")[0]] += w
+			}
+		}
+		want := map[string]int64{name + "-primary": p, name + "-canary": c}
+		if !conformance.SameRatios(got, want) {
+			return fmt.Errorf("VirtualService splits %v, Flagger set %v", got, want)
+		}
+		ts = splitHub(t, env, ns, name)
+		pr := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if pr == nil || pr.Status != metav1.ConditionTrue || pr.ObservedGeneration != ts.Generation {
+			return fmt.Errorf("Programmed: %+v", pr)
+		}
+		return nil
+	}
+	harness.Eventually(t, 30*time.Second, func() error { return vsOf(100, 0) })
+	f.call(map[string]any{"op": "setRoutes", "primary": 90, "canaryWeight": 10})
+	harness.Eventually(t, 30*time.Second, func() error { return vsOf(90, 10) })
 }
