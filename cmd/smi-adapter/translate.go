@@ -14,11 +14,11 @@ import (
 	"sort"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	goyaml "go.yaml.in/yaml/v2"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/apis"
