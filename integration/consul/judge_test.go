@@ -3,6 +3,7 @@ package consul_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,24 +20,56 @@ import (
 )
 
 // consulJudge asks the real agent. Load writes a scenario's entries through
-// the backend's own sink (after clearing the previous scenario's); access
-// decisions come from /v1/connect/intentions/check where it is exact (L4),
-// and for L7 permissions, which check ignores, from the entry read back and
-// evaluated by Consul's documented semantics (exact source before "*";
-// permissions in order, first match wins; regexes are Envoy's full match);
-// split decisions come from the compiled discovery chain.
+// the backend's own sink (after clearing the previous scenario's), then
+// registers the services the scenario's requests use, each with a Connect
+// sidecar, and fetches every sidecar's Envoy configuration over the agent's
+// xDS port (envoyView). Verdicts come from that configuration, decided by
+// envoyjudge: access on the destination sidecar's public listener, splits on
+// the client sidecar's upstream listener and routes.
+//
+// A second opinion checks every verdict: access from the service-intentions
+// entry read back and evaluated by Consul's documented semantics (exact
+// source before "*"; permissions in order, first match wins; regexes are
+// Envoy's full match; raw TCP never reaches a service whose protocol is
+// http-like), or /v1/connect/intentions/check where it is exact (L4);
+// splits from the compiled discovery chain. A disagreement is recorded
+// (the Envoy verdict stands) and fails TestConsulJudge with both answers.
 type consulJudge struct {
 	c      *capi.Client // an agent of its own: scenarios clear it between them
 	opts   consul.Options
 	closed []string
 	mem    *normalize.Memory
+	envoy  *envoyView
+
+	// scenarios and their decoded objects: Load finds the scenario it is
+	// given (the judge registers the services its requests use).
+	scenarios []conformance.Scenario
+	decoded   [][]runtime.Object
+	current   *conformance.Scenario
+
+	envoyAccess, envoySplit   int // decisions envoyjudge made
+	secondAccess, secondSplit int // of them, checked by the second opinion
+	disagreements             []string
 }
 
 var (
 	_ conformance.Judge              = (*consulJudge)(nil)
 	_ conformance.FailClosedReporter = (*consulJudge)(nil)
 	_ conformance.Approximator       = (*consulJudge)(nil)
+	_ conformance.Describer          = (*consulJudge)(nil)
 )
+
+// Description says who decides, under the report's title.
+func (j *consulJudge) Description() string {
+	return "Verdicts come from the Envoy configuration the Consul " + harness.ConsulVersion + " agent generated (`consul agent -dev`, " +
+		"the entries smi-adapter's Consul backend writes with default-access=deny): for each scenario the judge registers its services with " +
+		"Connect sidecars, fetches every sidecar's clusters, listeners and routes over the agent's xDS gRPC port as Envoy does (Delta ADS), " +
+		"and `integration/conformance/envoyjudge` decides access on the destination sidecar's public listener (mTLS with the source's " +
+		"leaf certificate, RBAC filters; raw TCP meeting an http_connection_manager is refused) and splits on the client sidecar's " +
+		"upstream listener and routes (weighted clusters, or the tcp_proxy's cluster). " +
+		"Second opinion on every verdict: the compiled discovery chain (splits) and the service-intentions entry read back and evaluated " +
+		"(access); a disagreement fails the test."
+}
 
 // SplitPrecision: Consul weights are percentages with two decimals.
 func (j *consulJudge) SplitPrecision() float64 { return 0.0001 }
@@ -62,6 +95,19 @@ func clearEntries(c *capi.Client) error {
 
 func (j *consulJudge) Load(objs []runtime.Object) error {
 	j.closed = nil
+	j.current = nil
+	for i := range j.scenarios {
+		if reflect.DeepEqual(j.decoded[i], objs) {
+			j.current = &j.scenarios[i]
+			break
+		}
+	}
+	if j.current == nil {
+		return fmt.Errorf("objects of no known scenario")
+	}
+	if err := j.envoy.reset(); err != nil {
+		return err
+	}
 	if err := clearEntries(j.c); err != nil {
 		return err
 	}
@@ -93,7 +139,7 @@ func (j *consulJudge) Load(objs []runtime.Object) error {
 		}
 	}
 	sort.Strings(j.closed)
-	return nil
+	return j.envoy.load(j.current)
 }
 
 // collapsed reports whether the request's source is denied by SMI only
@@ -130,6 +176,14 @@ func (j *consulJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 	_, src := consul.ServiceName(strings.Split(r.From, "/")[0], strings.Split(r.From, "/")[1], j.opts)
 	_, dst := consul.ServiceName(strings.Split(r.To, "/")[0], strings.Split(r.To, "/")[1], j.opts)
 	decide := func() (bool, error) {
+		if proto != "HTTP" {
+			// The sidecars of a service whose protocol is http-like speak
+			// HTTP only (http_connection_manager listeners).
+			p, err := j.envoy.protocol(dst)
+			if err != nil || httpLike(p) {
+				return false, err
+			}
+		}
 		e, _, err := j.c.ConfigEntries().Get(capi.ServiceIntentions, dst, nil)
 		if err == nil {
 			si := e.(*capi.ServiceIntentionsConfigEntry)
@@ -161,11 +215,23 @@ func (j *consulJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 		ok, _, err := j.c.Connect().IntentionCheck(&capi.IntentionCheck{Source: src, Destination: dst}, nil)
 		return ok, err
 	}
-	ok, err := decide()
-	if err == nil && ok && j.collapsed(r) {
+	ok, err := j.envoy.allowed(src, dst, r, proto)
+	if err != nil {
+		return false, fmt.Errorf("envoy: %w", err)
+	}
+	j.envoyAccess++
+	second, err := decide()
+	if err != nil {
+		return false, fmt.Errorf("second opinion: %w", err)
+	}
+	j.secondAccess++
+	if second != ok {
+		j.disagreements = append(j.disagreements, fmt.Sprintf("%s: access %s: Envoy config says allowed=%v, the intentions read back say allowed=%v", j.current.Name, r, ok, second))
+	}
+	if ok && j.collapsed(r) {
 		return false, &conformance.Inexpressible{Reason: fmt.Sprintf("Consul's free edition has one namespace: %s is the same Consul service %q as a granted source of another namespace", r.From, src)}
 	}
-	return ok, err
+	return ok, nil
 }
 
 func fullMatch(re, v string) bool {
@@ -220,7 +286,25 @@ func permissionMatches(h *capi.IntentionHTTPPermission, r conformance.AccessRequ
 }
 
 func (j *consulJudge) Split(r conformance.SplitRequest) (map[string]int64, error) {
-	_, name, _ := strings.Cut(r.Root, "/")
+	name := j.envoy.consulName(r.Root)
+	got, err := j.envoy.split(name, r)
+	if err != nil {
+		return nil, fmt.Errorf("envoy: %w", err)
+	}
+	j.envoySplit++
+	second, err := j.chainSplit(name, r)
+	if err != nil {
+		return nil, fmt.Errorf("second opinion: %w", err)
+	}
+	j.secondSplit++
+	if !conformance.SameRatios(got, second) {
+		j.disagreements = append(j.disagreements, fmt.Sprintf("%s: split %s: Envoy config says %v, the discovery chain says %v", j.current.Name, r, got, second))
+	}
+	return got, nil
+}
+
+// chainSplit follows the compiled discovery chain of name (second opinion).
+func (j *consulJudge) chainSplit(name string, r conformance.SplitRequest) (map[string]int64, error) {
 	out, _, err := j.c.DiscoveryChain().Get(name, nil, nil)
 	if err != nil {
 		return nil, err
@@ -268,10 +352,55 @@ func routeMatches(m *capi.ServiceRouteMatch, r conformance.SplitRequest) bool {
 // TestConsulJudge runs every conformance scenario on the real agent, with
 // default-access=deny; the report is integration/conformance/reports/consul.md.
 func TestConsulJudge(t *testing.T) {
+	const dir = "../conformance/scenarios"
 	own, err := harness.StartConsul()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer own.Stop()
-	conformance.Run(t, &consulJudge{c: own.Client, opts: consul.Options{DefaultAccess: "deny"}}, "../conformance/scenarios", "../conformance/reports/consul.md")
+	opts := consul.Options{DefaultAccess: "deny"}
+	j := &consulJudge{c: own.Client, opts: opts}
+	if j.scenarios, err = conformance.Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range j.scenarios {
+		objs, err := sc.Decode()
+		if err != nil {
+			t.Fatalf("%s: %v", sc.File, err)
+		}
+		j.decoded = append(j.decoded, objs)
+	}
+	if j.envoy, err = newEnvoyView(own.Client, own.GRPCAddr, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer j.envoy.Close()
+	if err := j.envoy.warm(j.scenarios); err != nil {
+		t.Fatal(err)
+	}
+	conformance.Run(t, j, dir, "../conformance/reports/consul.md")
+	for _, d := range j.disagreements {
+		t.Errorf("the second opinion disagrees: %s", d)
+	}
+	// Every decision the mesh can make came from the Envoy configuration,
+	// and the second opinion checked it (UDP is inexpressible: no sidecar).
+	access, split := 0, 0
+	for _, sc := range j.scenarios {
+		for _, r := range sc.Access {
+			if !strings.EqualFold(r.Protocol, "UDP") {
+				access++
+			}
+		}
+		split += len(sc.Split)
+	}
+	t.Logf("envoyjudge decided %d access and %d split decisions; the second opinion checked %d and %d", j.envoyAccess, j.envoySplit, j.secondAccess, j.secondSplit)
+	if !t.Failed() && (j.envoyAccess != access || j.envoySplit != split || j.secondAccess != access || j.secondSplit != split) {
+		t.Errorf("the scenarios hold %d access (not UDP) and %d split decisions", access, split)
+	}
+	// The last scenario's services (and their sidecars) go away with it.
+	if err := j.envoy.reset(); err != nil {
+		t.Error(err)
+	}
+	if left, err := own.Client.Agent().Services(); err != nil || len(left) > 0 {
+		t.Errorf("services left on the agent after the run: %v %v", left, err)
+	}
 }

@@ -38,12 +38,15 @@ func ConsulBinary() (string, error) {
 
 // Consul is a real `consul agent -dev` on 127.0.0.1 with free ports.
 type Consul struct {
-	Addr   string // host:port of the HTTP API
-	Client *capi.Client
-	args   []string
-	bin    string
-	cmd    *exec.Cmd
-	log    *bytes.Buffer
+	Addr string // host:port of the HTTP API
+	// GRPCAddr is host:port of the agent's plaintext gRPC port, which serves
+	// xDS (the ADS stream an Envoy sidecar opens) among other services.
+	GRPCAddr string
+	Client   *capi.Client
+	args     []string
+	bin      string
+	cmd      *exec.Cmd
+	log      *bytes.Buffer
 }
 
 func freePorts(n int) ([]int, error) {
@@ -79,7 +82,7 @@ func StartConsulWith(hcl, token string) (*Consul, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consul{bin: bin, Addr: "127.0.0.1:" + strconv.Itoa(p[0])}
+	c := &Consul{bin: bin, Addr: "127.0.0.1:" + strconv.Itoa(p[0]), GRPCAddr: "127.0.0.1:" + strconv.Itoa(p[2])}
 	c.args = []string{"agent", "-dev", "-bind", "127.0.0.1", "-client", "127.0.0.1",
 		"-http-port", strconv.Itoa(p[0]), "-dns-port", strconv.Itoa(p[1]), "-grpc-port", strconv.Itoa(p[2]),
 		"-serf-lan-port", strconv.Itoa(p[3]), "-serf-wan-port", strconv.Itoa(p[4]), "-server-port", strconv.Itoa(p[5]),

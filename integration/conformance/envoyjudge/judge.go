@@ -239,9 +239,11 @@ func (v *httpView) get(name string) (string, bool, error) {
 	}
 	if name == "host" {
 		// Envoy represents the HTTP/1 Host header as :authority
-		// (WeightedCluster.ClusterWeight.cluster_header doc comment); no
-		// header named "host" exists.
-		return "", false, nil
+		// (WeightedCluster.ClusterWeight.cluster_header doc comment), and a
+		// matcher naming "host" finds it: Envoy's request header map looks
+		// the legacy name up as :authority (header_map_impl.cc). Consul
+		// writes intentions on "host" exactly so.
+		name = ":authority"
 	}
 	val, ok := v.headers[name]
 	return val, ok, nil
