@@ -3,6 +3,10 @@
 // writes) through Istio's own semantic validation, the code istiod's webhook
 // runs. The CRD schemas and CEL rules are checked separately, on a real
 // apiserver, by integration/istio.
+//
+// The same objects also go through istiod's config generation (istiod_test.go):
+// every conformance scenario is decided on the Envoy configuration istiod
+// generates for the sidecars involved, judged by envoyjudge.
 package istiovalidate
 
 import (
