@@ -127,7 +127,10 @@ helm-files:
 manifests: generate ## alias of generate: CRD manifests in crds/
 
 goldens: ## regenerate every golden file and report (-update)
-	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/consul ./integration/conformance ./integration/metrics -run 'Golden|Judge|Docs' -update
+	$(GO) test -count=1 ./core/apis ./core/normalize ./adapters/istio ./adapters/linkerd ./adapters/consul ./integration/consul ./integration/metrics -run 'Golden|Judge|Docs' -update
+	cd integration/istiovalidate && $(GO) test -count=1 -run TestIstiodXDSConformance -update .
+	# The summary reads the Consul and istiod reports written above.
+	$(GO) test -count=1 ./integration/conformance -run 'Golden|Judge|Docs' -update
 
 verify: generate goldens lint ## regenerate everything and fail on a diff
 	@git add -N . >/dev/null 2>&1 || true
