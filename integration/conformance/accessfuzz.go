@@ -1,0 +1,189 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
+	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+)
+
+// AccessInput is one input of the access fuzzer (FuzzAccessNeverWider and
+// its replays through istiod and the Consul agent): a route group with one
+// match (path regex, method, header regex) granted to app/web on app/api,
+// and a request (path, method, header value).
+type AccessInput struct {
+	PathRegex, Method, Header, HeaderRegex, Path, ReqMethod, HeaderValue string
+}
+
+// AccessSeeds are the fuzzer's seed inputs.
+var AccessSeeds = []AccessInput{
+	{"/api/v[0-9]+", "GET", "x-env", "prod.*", "/api/v2/items", "GET", "prod-eu"},
+	{"/users/[^/]+/profile", "*", "", "", "/users/bob/profile/edit", "POST", ""},
+	{"(/a|/b)c", "POST", "x-tenant", "acme|globex", "/bc", "POST", "globex"},
+	{"/static/.*\\.css$", "GET", "", "", "/static/x.css", "GET", ""},
+	{"/metrics", "GET", "user-agent", ".*Firefox.*", "/metricsX", "GET", "Mozilla Firefox"},
+	{"[", "GET", "x", "(", "/", "GET", "x"},
+	// Regexes Rust's regex crate (Linkerd's engine) reads otherwise than RE2.
+	{"/admin[x[^y]]", "GET", "", "", "/admin/secret", "GET", ""},
+	{"/api\\>", "GET", "x-v", "[a-z&&b]", "/api/secret", "GET", "a"},
+	{"/n", "GET", "x-n", "\\d+", "/n", "GET", "٣"},
+}
+
+// AccessCorpus reads the fuzzer's corpus files (go test fuzz v1, seven
+// strings each) from dir; a missing dir is no input.
+func AccessCorpus(dir string) ([]AccessInput, error) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	sort.Strings(files)
+	var out []AccessInput
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 8 || lines[0] != "go test fuzz v1" {
+			return nil, fmt.Errorf("%s: not a corpus file of seven strings", file)
+		}
+		var args []string
+		for _, l := range lines[1:] {
+			e, err := parser.ParseExpr(l)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			call, ok := e.(*ast.CallExpr)
+			if !ok || len(call.Args) != 1 || fmt.Sprint(call.Fun) != "string" {
+				return nil, fmt.Errorf("%s: %q is not a string value", file, l)
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok {
+				return nil, fmt.Errorf("%s: %q is not a string literal", file, l)
+			}
+			s, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			args = append(args, s)
+		}
+		out = append(out, AccessInput{args[0], args[1], args[2], args[3], args[4], args[5], args[6]})
+	}
+	return out, nil
+}
+
+// RandomAccessInputs are n inputs from a fixed seed. The route's path regex
+// is built from literal segments and regex pieces, and the request is, more
+// often than not, built from the same segments, method and header value, so
+// that requests fall on both sides of the route.
+func RandomAccessInputs(n int, seed uint64) []AccessInput {
+	r := rand.New(rand.NewPCG(seed, 2))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	likely := func() bool { return r.IntN(3) > 0 }
+	segments := []string{"/api", "/v1", "/v2", "/admin", "/x", "/users", "/static", "/a", "/b", "/metrics"}
+	pieces := []string{"[0-9]", "[a-z]+", ".*", "(/a|/b)", "\\.css", "$", "?", "/[^/]+", "(?:)", "(/v1)?", "x*", "/"}
+	headerValues := map[string][]string{
+		"prod": {"prod", "prod-eu", "PROD"}, "prod.*": {"prod", "prod-eu", "pro"}, "acme|globex": {"acme", "globex", "acme|globex"},
+		"": {"", "x"}, ".*": {"", "anything"}, "[a-z]+": {"abc", "ABC", ""}, "x?": {"", "x", "xx"},
+		"prod-(eu|us)": {"prod-eu", "prod-us", "prod-"}, "(?i)prod": {"PROD", "prod", "pr0d"},
+	}
+	keys := make([]string, 0, len(headerValues))
+	for k := range headerValues {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []AccessInput
+	for range n {
+		var re, path strings.Builder
+		for range 1 + r.IntN(2) {
+			seg := pick(segments...)
+			re.WriteString(seg)
+			path.WriteString(seg)
+		}
+		for range r.IntN(3) {
+			re.WriteString(pick(pieces...))
+		}
+		if !likely() {
+			path.Reset()
+			path.WriteString(pick(segments...))
+		}
+		for range r.IntN(3) {
+			path.WriteString(pick(segments...) + pick("", "1", "a", ".css"))
+		}
+		in := AccessInput{PathRegex: re.String(), Method: pick("GET", "POST", "*", "PUT", "get"), Path: path.String()}
+		in.ReqMethod = strings.ToUpper(in.Method)
+		if in.ReqMethod == "*" || !likely() {
+			in.ReqMethod = pick("GET", "POST", "PUT", "DELETE")
+		}
+		if likely() {
+			in.Header = pick("x-env", "x-tenant", "user-agent", "X-Mixed")
+			in.HeaderRegex = pick(keys...)
+			in.HeaderValue = pick(headerValues[in.HeaderRegex]...)
+			if !likely() {
+				in.HeaderValue = pick("prod", "acme", "", "zzz")
+			}
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// Carried says whether HTTP can carry the input's request: a request-target
+// has no control characters or spaces (RFC 9112 §3.2) and a header value no
+// CR, LF or NUL (RFC 9110 §5.5). Proxies refuse other requests before any
+// policy applies, so they are not requests a mesh could wrongly allow.
+func (in AccessInput) Carried() bool {
+	for i := 0; i < len(in.Path); i++ {
+		if c := in.Path[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return !strings.ContainsAny(in.HeaderValue, "\r\n\x00")
+}
+
+// Scenario is the input's world: the route group, a TrafficTarget granting
+// it to app/web on app/api, pods for api, web and other; and its requests,
+// from web (granted) and from other (never granted).
+func (in AccessInput) Scenario() (Scenario, []AccessRequest, error) {
+	match := specsv1alpha4.HTTPMatch{Name: "m", PathRegex: in.PathRegex, Methods: []string{in.Method}}
+	if in.Header != "" {
+		match.Headers = map[string]string{strings.ToLower(in.Header): in.HeaderRegex}
+	}
+	objs := []any{
+		&specsv1alpha4.HTTPRouteGroup{TypeMeta: metav1.TypeMeta{APIVersion: "specs.smi-spec.io/v1alpha4", Kind: "HTTPRouteGroup"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "routes"}, Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{match}}},
+		&accessv1alpha3.TrafficTarget{TypeMeta: metav1.TypeMeta{APIVersion: "access.smi-spec.io/v1alpha3", Kind: "TrafficTarget"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "api"}, Spec: accessv1alpha3.TrafficTargetSpec{
+				Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "api"},
+				Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "HTTPRouteGroup", Name: "routes", Matches: []string{"m"}}},
+				Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "web"}}}},
+	}
+	for _, sa := range []string{"api", "web", "other"} {
+		objs = append(objs, &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: sa, Labels: map[string]string{"app": sa}},
+			Spec:       corev1.PodSpec{ServiceAccountName: sa, Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}})
+	}
+	var docs []string
+	for _, o := range objs {
+		j, err := json.Marshal(o) // JSON is YAML, with every character escaped
+		if err != nil {
+			return Scenario{}, nil, err
+		}
+		docs = append(docs, string(j)+"\n")
+	}
+	h := map[string]string{strings.ToLower(in.Header): in.HeaderValue}
+	reqs := []AccessRequest{
+		{From: "app/web", To: "app/api", Port: 8080, Method: in.ReqMethod, Path: in.Path, Headers: h},
+		{From: "app/other", To: "app/api", Port: 8080, Method: in.ReqMethod, Path: in.Path, Headers: h},
+	}
+	return Scenario{Name: "fuzz", Objects: strings.Join(docs, "---\n")}, reqs, nil
+}
