@@ -35,16 +35,7 @@ func argoRolloutsDir(t *testing.T) string {
 
 func startArgoRollouts(t *testing.T, env *harness.Env) *argoRollouts {
 	t.Helper()
-	d, err := harness.StartDriver(filepath.Join(argoRolloutsDir(t), "argo-rollouts-driver"), env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &argoRollouts{t: t, d: d}
+	return &argoRollouts{t: t, d: startDriver(t, env, filepath.Join(argoRolloutsDir(t), "argo-rollouts-driver"))}
 }
 
 // call runs one router call and returns the canary weight Argo Rollouts set.

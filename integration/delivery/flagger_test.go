@@ -110,16 +110,7 @@ func startFlagger(t *testing.T, env *harness.Env) *flagger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := harness.StartDriver(filepath.Join(dir, "flagger-driver"), env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &flagger{t: t, d: d}
+	return &flagger{t: t, d: startDriver(t, env, filepath.Join(dir, "flagger-driver"))}
 }
 
 // call runs one of Flagger's router calls. Like Flagger's scheduler, which

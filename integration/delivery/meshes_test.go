@@ -194,3 +194,19 @@ func followSplit(t *testing.T, m mesh, env *harness.Env, agent *harness.Consul, 
 	})
 	return ts
 }
+
+// startDriver runs a tool's driver binary against env's apiserver for the
+// test; it is stopped when the test ends.
+func startDriver(t *testing.T, env *harness.Env, binary string) *harness.Driver {
+	t.Helper()
+	d, err := harness.StartDriver(binary, env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return d
+}
