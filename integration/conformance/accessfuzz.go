@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -186,4 +187,101 @@ func (in AccessInput) Scenario() (Scenario, []AccessRequest, error) {
 		{From: "app/other", To: "app/api", Port: 8080, Method: in.ReqMethod, Path: in.Path, Headers: h},
 	}
 	return Scenario{Name: "fuzz", Objects: strings.Join(docs, "---\n")}, reqs, nil
+}
+
+// Replay is what ReplayAccess found.
+type Replay struct {
+	Inputs int // inputs replayed
+	// Skipped inputs: not carried by HTTP, or not decodable (refused before
+	// anything is written), as the fuzzer skips them.
+	Skipped int
+	// Decided requests by the judge; Allowed of them allowed.
+	Decided, Allowed int
+	// Undecided requests the judge could not decide (undecidable errors),
+	// and Inexpressible ones.
+	Undecided, Inexpressible int
+	// Widened: requests the judge allows and SMI denies. Disagreements:
+	// requests on which the second opinion says otherwise.
+	Widened, Disagreements []string
+}
+
+// ReplayAccess replays the access fuzzer's inputs through a judge that
+// reads a mesh's own output (istiod's or the Consul agent's Envoy config):
+// no request SMI denies (the model judge) may be allowed. A second opinion
+// (nil for none) must agree on every decided request. undecidable says which
+// judge errors are counted, not failed (a request the judge cannot model).
+func ReplayAccess(inputs []AccessInput, j, second Judge, undecidable func(error) bool) (Replay, error) {
+	var out Replay
+	verdict := func(ok bool, err error) string {
+		var inex *Inexpressible
+		switch {
+		case errors.As(err, &inex):
+			return "inexpressible"
+		case err != nil:
+			return "error: " + err.Error()
+		case ok:
+			return "allow"
+		}
+		return "deny"
+	}
+	for i, in := range inputs {
+		out.Inputs++
+		what := fmt.Sprintf("input %d (route pathRegex=%q methods=[%q] headers %q=%q)", i, in.PathRegex, in.Method, in.Header, in.HeaderRegex)
+		if !in.Carried() {
+			out.Skipped++
+			continue
+		}
+		sc, reqs, err := in.Scenario()
+		if err != nil {
+			return out, err
+		}
+		objs, err := sc.Decode()
+		if err != nil {
+			out.Skipped++
+			continue
+		}
+		model := &ModelJudge{}
+		if err := model.Load(objs); err != nil {
+			return out, fmt.Errorf("%s: model: %w", what, err)
+		}
+		if err := j.Load(objs); err != nil {
+			return out, fmt.Errorf("%s: %s: %w", what, j.Name(), err)
+		}
+		if second != nil {
+			if err := second.Load(objs); err != nil {
+				return out, fmt.Errorf("%s: %s: %w", what, second.Name(), err)
+			}
+		}
+		for _, r := range reqs {
+			want, err := model.Allowed(r)
+			if err != nil {
+				return out, fmt.Errorf("%s: model: %s: %w", what, r, err)
+			}
+			got, err := j.Allowed(r)
+			var inex *Inexpressible
+			switch {
+			case errors.As(err, &inex):
+				out.Inexpressible++
+				continue
+			case err != nil && undecidable != nil && undecidable(err):
+				out.Undecided++
+				continue
+			case err != nil:
+				return out, fmt.Errorf("%s: %s: %s: %w", what, j.Name(), r, err)
+			}
+			out.Decided++
+			if got {
+				out.Allowed++
+			}
+			if got && !want {
+				out.Widened = append(out.Widened, fmt.Sprintf("%s allows %s, which SMI denies; %s", j.Name(), r, what))
+			}
+			if second != nil {
+				if sg, serr := second.Allowed(r); verdict(got, nil) != verdict(sg, serr) {
+					out.Disagreements = append(out.Disagreements, fmt.Sprintf("%s: %s: %s says %s, %s says %s", what, r, j.Name(), verdict(got, nil), second.Name(), verdict(sg, serr)))
+				}
+			}
+		}
+	}
+	return out, nil
 }

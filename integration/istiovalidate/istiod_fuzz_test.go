@@ -2,7 +2,6 @@ package istiovalidate
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -31,69 +30,29 @@ func TestIstiodAccessNeverWider(t *testing.T) {
 	j := &istiodJudge{t: t, Options: istio.Options{DefaultAccess: "deny"}}
 	defer j.Close()
 	second := &istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}}
-	var decided, allowed, skippedInput, undecided int
-	var disagree []string
-	for i, in := range inputs {
-		what := fmt.Sprintf("input %d (route pathRegex=%q methods=[%q] headers %q=%q)", i, in.PathRegex, in.Method, in.Header, in.HeaderRegex)
-		if !in.Carried() {
-			skippedInput++
-			continue
+	undecidable := func(err error) bool {
+		if errors.Is(err, envoyjudge.ErrUnsupported) || errors.Is(err, envoyjudge.ErrBadRequest) {
+			t.Logf("envoyjudge does not decide it: %v", err)
+			return true
 		}
-		sc, reqs, err := in.Scenario()
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs, err := sc.Decode()
-		if err != nil {
-			skippedInput++ // not decodable: rejected before anything is written
-			continue
-		}
-		model := &conformance.ModelJudge{}
-		if err := model.Load(objs); err != nil {
-			t.Fatalf("%s: model: %v", what, err)
-		}
-		if err := j.Load(objs); err != nil {
-			t.Fatalf("%s: istiod: %v", what, err)
-		}
-		if err := second.Load(objs); err != nil {
-			t.Fatalf("%s: istiojudge: %v", what, err)
-		}
-		for _, r := range reqs {
-			want, err := model.Allowed(r)
-			if err != nil {
-				t.Fatalf("%s: model: %s: %v", what, r, err)
-			}
-			got, err := j.Allowed(r)
-			if errors.Is(err, envoyjudge.ErrUnsupported) || errors.Is(err, envoyjudge.ErrBadRequest) {
-				undecided++
-				t.Logf("%s: %s: envoyjudge does not decide it: %v", what, r, err)
-				continue
-			}
-			if err != nil {
-				t.Errorf("%s: %s: %v", what, r, err)
-				continue
-			}
-			decided++
-			if got {
-				allowed++
-			}
-			if got && !want {
-				t.Errorf("istiod's RBAC allows %s, which SMI denies; %s", r, what)
-			}
-			if sg, serr := second.Allowed(r); verdict(got, nil) != verdict(sg, serr) {
-				disagree = append(disagree, fmt.Sprintf("%s: %s: istiod's config says %s, istiojudge says %s", what, r, verdict(got, nil), verdict(sg, serr)))
-			}
-		}
+		return false
+	}
+	res, err := conformance.ReplayAccess(inputs, j, second, undecidable)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("%d inputs (%d seeds and corpus files, 200 random), %d skipped as FuzzAccessNeverWider skips them; %d requests decided by istiod's RBAC (%d allowed), %d not decidable by envoyjudge; %s",
-		len(inputs), len(seeds), skippedInput, decided, allowed, undecided, time.Since(start).Round(time.Millisecond))
-	if decided < 300 {
-		t.Errorf("only %d requests decided", decided)
+		res.Inputs, len(seeds), res.Skipped, res.Decided, res.Allowed, res.Undecided, time.Since(start).Round(time.Millisecond))
+	for _, w := range res.Widened {
+		t.Error(w)
 	}
-	if allowed == 0 {
+	if res.Decided < 300 {
+		t.Errorf("only %d requests decided", res.Decided)
+	}
+	if res.Allowed == 0 {
 		t.Error("no request allowed: the batch tests nothing but deny-by-default")
 	}
-	if len(disagree) > 0 {
-		t.Errorf("istiod's configuration and istiojudge disagree on %d requests:\n  %s", len(disagree), strings.Join(disagree, "\n  "))
+	if len(res.Disagreements) > 0 {
+		t.Errorf("istiod's configuration and istiojudge disagree on %d requests:\n  %s", len(res.Disagreements), strings.Join(res.Disagreements, "\n  "))
 	}
 }
