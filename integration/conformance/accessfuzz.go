@@ -205,6 +205,12 @@ type Replay struct {
 	Widened, Disagreements []string
 }
 
+// ScenarioLoader is a judge that needs the scenario and its requests, not
+// only its objects (the Consul judge registers the services they use).
+type ScenarioLoader interface {
+	LoadScenario(sc Scenario, reqs []AccessRequest) error
+}
+
 // ReplayAccess replays the access fuzzer's inputs through a judge that
 // reads a mesh's own output (istiod's or the Consul agent's Envoy config):
 // no request SMI denies (the model judge) may be allowed. A second opinion
@@ -244,7 +250,11 @@ func ReplayAccess(inputs []AccessInput, j, second Judge, undecidable func(error)
 		if err := model.Load(objs); err != nil {
 			return out, fmt.Errorf("%s: model: %w", what, err)
 		}
-		if err := j.Load(objs); err != nil {
+		load := func() error { return j.Load(objs) }
+		if sl, ok := j.(ScenarioLoader); ok {
+			load = func() error { return sl.LoadScenario(sc, reqs) }
+		}
+		if err := load(); err != nil {
 			return out, fmt.Errorf("%s: %s: %w", what, j.Name(), err)
 		}
 		if second != nil {

@@ -105,6 +105,25 @@ func (j *consulJudge) Load(objs []runtime.Object) error {
 	if j.current == nil {
 		return fmt.Errorf("objects of no known scenario")
 	}
+	return j.write(objs)
+}
+
+// LoadScenario loads a scenario the judge was not given (the access
+// fuzzer's): its objects, and reqs as the access requests whose services
+// get sidecars.
+func (j *consulJudge) LoadScenario(sc conformance.Scenario, reqs []conformance.AccessRequest) error {
+	objs, err := sc.Decode()
+	if err != nil {
+		return err
+	}
+	sc.Access, sc.Split = reqs, nil
+	j.closed, j.current = nil, &sc
+	return j.write(objs)
+}
+
+// write replaces the agent's entries with objs' and loads the sidecars of
+// j.current.
+func (j *consulJudge) write(objs []runtime.Object) error {
 	if err := j.envoy.reset(); err != nil {
 		return err
 	}
