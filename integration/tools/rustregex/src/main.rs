@@ -9,7 +9,9 @@
 //! compile, or `M <a><b> <a><b> ...` with two digits per input: a = 1 when
 //! `is_match` finds the pattern anywhere in the input, b = 1 when the
 //! leftmost-first match spans the whole input (how Linkerd's proxy
-//! full-matches a route's regex).
+//! full-matches a route's regex). The pattern is UTF-8; an input is any
+//! bytes (a header value need not be UTF-8), matched with `regex::bytes`,
+//! the same syntax in Unicode mode: invalid UTF-8 matches no class and no `.`.
 //!
 //! `rustregex --version` prints the regex crate's version.
 
@@ -17,9 +19,9 @@ use std::io::{self, BufRead, BufWriter, Write};
 
 const REGEX_VERSION: &str = "1.7.1";
 
-fn unhex(s: &str) -> Option<String> {
+fn unhex(s: &str) -> Option<Vec<u8>> {
     if s == "-" {
-        return Some(String::new());
+        return Some(Vec::new());
     }
     if s.len() % 2 != 0 {
         return None;
@@ -28,7 +30,7 @@ fn unhex(s: &str) -> Option<String> {
     for i in (0..s.len()).step_by(2) {
         bytes.push(u8::from_str_radix(&s[i..i + 2], 16).ok()?);
     }
-    String::from_utf8(bytes).ok()
+    Some(bytes)
 }
 
 fn hex(s: &str) -> String {
@@ -40,19 +42,19 @@ fn answer(line: &str) -> String {
     if fields.next() != Some("Q") {
         return format!("E {}", hex("request must start with Q"));
     }
-    let pattern = match fields.next().and_then(unhex) {
+    let pattern = match fields.next().and_then(unhex).and_then(|b| String::from_utf8(b).ok()) {
         Some(p) => p,
         None => return format!("E {}", hex("pattern is not hex-encoded UTF-8")),
     };
-    let re = match regex::Regex::new(&pattern) {
+    let re = match regex::bytes::Regex::new(&pattern) {
         Ok(re) => re,
         Err(e) => return format!("E {}", hex(&e.to_string())),
     };
     let mut out = String::from("M");
     for f in fields {
         let input = match unhex(f) {
-            Some(s) => s,
-            None => return format!("E {}", hex("input is not hex-encoded UTF-8")),
+            Some(b) => b,
+            None => return format!("E {}", hex("input is not hex-encoded")),
         };
         let found = re.is_match(&input);
         let whole = match re.find(&input) {
