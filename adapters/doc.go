@@ -3,5 +3,5 @@
 // makes the mesh match them (a sink that writes only what smi-adapter owns)
 // and supplies the Traffic Metrics query translator. Each registers itself
 // by name in cmd/smi-adapter's explicit backend registry and asserts
-// var _ controller.Backend = (*Backend)(nil).
+// var _ backend.Backend = (*Backend)(nil).
 package adapters

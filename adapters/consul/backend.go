@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -32,9 +32,9 @@ type Backend struct {
 }
 
 var (
-	_ controller.Backend    = (*Backend)(nil)
-	_ controller.Resyncer   = (*Backend)(nil)
-	_ controller.Translator = (*Backend)(nil)
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.Resyncer   = (*Backend)(nil)
+	_ backend.Translator = (*Backend)(nil)
 )
 
 // ConfigEntry wraps a Consul config entry as a runtime.Object for the
@@ -53,7 +53,7 @@ func (c *ConfigEntry) DeepCopyObject() runtime.Object { return &ConfigEntry{Entr
 // MarshalJSON encodes the entry without server-side indexes.
 func (c *ConfigEntry) MarshalJSON() ([]byte, error) { return json.Marshal(Clean(c.Entry)) }
 
-// Translate implements controller.Translator.
+// Translate implements backend.Translator.
 func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problems) {
 	res := Translate(slice, b.opts)
 	out := make([]runtime.Object, len(res.Entries))
@@ -63,7 +63,7 @@ func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problem
 	return out, res.Problems
 }
 
-// ResyncPeriod implements controller.Resyncer: Consul cannot be watched
+// ResyncPeriod implements backend.Resyncer: Consul cannot be watched
 // through the Kubernetes cache, so every key is checked again periodically.
 func (b *Backend) ResyncPeriod() time.Duration { return b.resync }
 
@@ -72,7 +72,7 @@ func (b *Backend) ResyncPeriod() time.Duration { return b.resync }
 // CONSUL_HTTP_TOKEN_FILE, CONSUL_CACERT…) or the settings address and
 // token-file; the token is never logged. Other settings: namespace,
 // mirror-namespaces (true|false), mirror-prefix.
-func New(o controller.Options) (controller.Backend, error) {
+func New(o backend.Options) (backend.Backend, error) {
 	cfg := capi.DefaultConfig()
 	opts := Options{}
 	resync := 30 * time.Second
@@ -115,10 +115,10 @@ func New(o controller.Options) (controller.Backend, error) {
 		claims: map[string]map[model.Key][]model.ObjectRef{}}, nil
 }
 
-// Name implements controller.Backend.
+// Name implements backend.Backend.
 func (b *Backend) Name() string { return Name }
 
-// Sync implements controller.Backend. An unreachable agent is an error (the
+// Sync implements backend.Backend. An unreachable agent is an error (the
 // key is retried with backoff and Programmed says why); nothing is deleted then.
 func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems, error) {
 	res := Translate(slice, b.opts)

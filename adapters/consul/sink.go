@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -212,7 +212,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			if d.Contested {
 				continue // the owner keeps it; the collision is reported
 			}
-			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", controller.ErrTransient, id, existing.GetMeta()[MetaKey]))
+			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", backend.ErrTransient, id, existing.GetMeta()[MetaKey]))
 			continue
 		default:
 			index = existing.GetModifyIndex()
@@ -249,12 +249,12 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 				i--
 				continue
 			}
-			errs = multierror.Append(errs, fmt.Errorf("%w: write %s: modified concurrently (index %d)", controller.ErrTransient, id, index))
+			errs = multierror.Append(errs, fmt.Errorf("%w: write %s: modified concurrently (index %d)", backend.ErrTransient, id, index))
 			continue
 		}
 		writes++
 		s.remember(key.String(), EntryID(e), true)
-		controller.NativeWrites.WithLabelValues(e.GetKind(), "write").Inc()
+		backend.NativeWrites.WithLabelValues(e.GetKind(), "write").Inc()
 		log.Info("wrote config entry", "entry", id)
 	}
 	if errs.ErrorOrNil() != nil {
@@ -340,7 +340,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Desired) (mod
 			continue
 		}
 		s.remember(key.String(), eid, false)
-		controller.NativeWrites.WithLabelValues(e.GetKind(), "delete").Inc()
+		backend.NativeWrites.WithLabelValues(e.GetKind(), "delete").Inc()
 		writes++
 		log.Info("deleted config entry", "entry", id)
 	}

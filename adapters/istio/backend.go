@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -35,12 +35,12 @@ type Backend struct {
 }
 
 var (
-	_ controller.Backend    = (*Backend)(nil)
-	_ controller.Watcher    = (*Backend)(nil)
-	_ controller.Translator = (*Backend)(nil)
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.Watcher    = (*Backend)(nil)
+	_ backend.Translator = (*Backend)(nil)
 )
 
-// Translate implements controller.Translator.
+// Translate implements backend.Translator.
 func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problems) {
 	res := Translate(slice, b.opts)
 	out := make([]runtime.Object, len(res.Objects))
@@ -53,7 +53,7 @@ func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problem
 // New builds the Istio backend. Settings (--backend-opt): cluster-domain,
 // trust-domain, identity (serviceAccounts|principals), weights (exact|percent),
 // default-access (allow|deny), root-namespace.
-func New(o controller.Options) (controller.Backend, error) {
+func New(o backend.Options) (backend.Backend, error) {
 	opts := Options{}
 	for k, v := range o.Settings {
 		switch k {
@@ -79,10 +79,10 @@ func New(o controller.Options) (controller.Backend, error) {
 	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Live: o.APIReader, Kinds: []schema.GroupVersionKind{VirtualServiceGVK, AuthorizationPolicyGVK}}}, nil
 }
 
-// Name implements controller.Backend.
+// Name implements backend.Backend.
 func (b *Backend) Name() string { return Name }
 
-// Sync implements controller.Backend.
+// Sync implements backend.Backend.
 func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems, error) {
 	res := Translate(slice, b.opts)
 	if slice.Split != nil {
@@ -162,12 +162,12 @@ func hostNames(root model.Service, o Options) []string {
 	}
 }
 
-// Watches implements controller.Watcher: our objects map back to their key
+// Watches implements backend.Watcher: our objects map back to their key
 // (drift is repaired); a foreign VirtualService maps to the split of the
 // Service it names as host (so a conflict is noticed, and its removal too).
-func (b *Backend) Watches() []controller.Watch {
+func (b *Backend) Watches() []backend.Watch {
 	owned := func(u *unstructured.Unstructured) []model.Key { return kubesink.OwnerKey(u) }
-	return []controller.Watch{
+	return []backend.Watch{
 		{GVK: VirtualServiceGVK, Map: func(u *unstructured.Unstructured) []model.Key {
 			if kubesink.Owned(u) {
 				return owned(u)
@@ -184,7 +184,7 @@ func (b *Backend) Watches() []controller.Watch {
 				}
 			}
 			return keys
-		}, Indexes: []controller.FieldIndex{{Field: indexForeignHost, Extract: foreignHosts}, kubesink.KeyHashIndex}},
-		{GVK: AuthorizationPolicyGVK, Map: owned, Indexes: []controller.FieldIndex{kubesink.KeyHashIndex}},
+		}, Indexes: []backend.FieldIndex{{Field: indexForeignHost, Extract: foreignHosts}, kubesink.KeyHashIndex}},
+		{GVK: AuthorizationPolicyGVK, Map: owned, Indexes: []backend.FieldIndex{kubesink.KeyHashIndex}},
 	}
 }

@@ -26,14 +26,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
 // Ownership marks on every object smi-adapter writes.
 const (
-	LabelManagedBy    = controller.LabelManagedBy
-	ManagedBy         = controller.ManagedBy
+	LabelManagedBy    = backend.LabelManagedBy
+	ManagedBy         = backend.ManagedBy
 	LabelKeyHash      = "smi-adapter.io/key-hash"
 	AnnotationKey     = "smi-adapter.io/key"
 	AnnotationSources = "smi-adapter.io/sources"
@@ -42,7 +42,7 @@ const (
 // ReasonConflict is the diagnostic reason for a name held by a foreign object.
 const ReasonConflict = "Conflict"
 
-var writes = controller.NativeWrites
+var writes = backend.NativeWrites
 
 // Object is one desired native object.
 type Object struct {
@@ -79,8 +79,8 @@ type Sink struct {
 // backend that uses a Sink declares it on each kind it writes (KeyHashIndex).
 const IndexKeyHash = "smi.keyhash"
 
-// KeyHashIndex is the IndexKeyHash field index, for controller.Watch.
-var KeyHashIndex = controller.FieldIndex{Field: IndexKeyHash, Extract: func(u *unstructured.Unstructured) []string {
+// KeyHashIndex is the IndexKeyHash field index, for backend.Watch.
+var KeyHashIndex = backend.FieldIndex{Field: IndexKeyHash, Extract: func(u *unstructured.Unstructured) []string {
 	// Read in place: GetLabels copies the map.
 	labels, _, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "labels")
 	l, _ := labels.(map[string]any)
@@ -149,7 +149,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 		case Owned(existing) && existing.GetAnnotations()[AnnotationKey] != key.String():
 			// Ours, for another key: a handover between keys (the other key
 			// will drop it); retry rather than report a lasting conflict.
-			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", controller.ErrTransient, id, existing.GetAnnotations()[AnnotationKey]))
+			errs = multierror.Append(errs, fmt.Errorf("%w: %s is still held by smi-adapter for %s", backend.ErrTransient, id, existing.GetAnnotations()[AnnotationKey]))
 		case !Owned(existing):
 			stats.Conflicts++
 			for _, src := range d.Sources {
@@ -183,7 +183,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 			updated.SetAnnotations(annotations)
 			if err := s.Client.Update(ctx, updated); err != nil {
 				if apierrors.IsConflict(err) {
-					err = fmt.Errorf("%w: %w", controller.ErrTransient, err) // read an older version: retry
+					err = fmt.Errorf("%w: %w", backend.ErrTransient, err) // read an older version: retry
 				}
 				errs = multierror.Append(errs, fmt.Errorf("update %s: %w", id, err))
 				continue
@@ -276,7 +276,7 @@ func mark(u *unstructured.Unstructured, key model.Key, hash string, sources []mo
 // and our labels and annotations are present with our values. Labels and
 // annotations others add are ignored.
 func upToDate(existing, desired *unstructured.Unstructured) bool {
-	if controller.BodyDigest(existing.Object) != controller.BodyDigest(desired.Object) {
+	if backend.BodyDigest(existing.Object) != backend.BodyDigest(desired.Object) {
 		return false
 	}
 	el, ea := existing.GetLabels(), existing.GetAnnotations()

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
@@ -40,14 +40,14 @@ type Backend struct {
 }
 
 var (
-	_ controller.Backend    = (*Backend)(nil)
-	_ controller.Watcher    = (*Backend)(nil)
-	_ controller.Translator = (*Backend)(nil)
+	_ backend.Backend    = (*Backend)(nil)
+	_ backend.Watcher    = (*Backend)(nil)
+	_ backend.Translator = (*Backend)(nil)
 )
 
 // New builds the Linkerd backend. Settings: cluster-domain, splits
 // (serviceprofile|httproute), probe-networks (comma-separated CIDRs).
-func New(o controller.Options) (controller.Backend, error) {
+func New(o backend.Options) (backend.Backend, error) {
 	opts := Options{}
 	for k, v := range o.Settings {
 		switch k {
@@ -71,10 +71,10 @@ func New(o controller.Options) (controller.Backend, error) {
 	return &Backend{opts: opts.withDefaults(), c: o.Client, sink: &kubesink.Sink{Client: o.Client, Live: o.APIReader, Kinds: kinds}}, nil
 }
 
-// Name implements controller.Backend.
+// Name implements backend.Backend.
 func (b *Backend) Name() string { return Name }
 
-// Translate implements controller.Translator.
+// Translate implements backend.Translator.
 func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problems) {
 	res := Translate(slice, b.opts)
 	out := make([]runtime.Object, len(res.Objects))
@@ -84,7 +84,7 @@ func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problem
 	return out, res.Problems
 }
 
-// Sync implements controller.Backend.
+// Sync implements backend.Backend.
 func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems, error) {
 	res := Translate(slice, b.opts)
 	if sp := slice.Split; sp != nil && SplitUsesHTTPRoute(sp, b.opts) {
@@ -109,11 +109,11 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 	return res.Problems, nil
 }
 
-// Watches implements controller.Watcher: our objects map back to their key
+// Watches implements backend.Watcher: our objects map back to their key
 // (drift repair); a foreign ServiceProfile maps to the split of its Service.
-func (b *Backend) Watches() []controller.Watch {
+func (b *Backend) Watches() []backend.Watch {
 	owned := func(u *unstructured.Unstructured) []model.Key { return kubesink.OwnerKey(u) }
-	var out []controller.Watch
+	var out []backend.Watch
 	for _, gvk := range kinds {
 		m := owned
 		if gvk == ServiceProfileGVK {
@@ -129,7 +129,7 @@ func (b *Backend) Watches() []controller.Watch {
 				return nil
 			}
 		}
-		out = append(out, controller.Watch{GVK: gvk, Map: m, Indexes: []controller.FieldIndex{kubesink.KeyHashIndex}})
+		out = append(out, backend.Watch{GVK: gvk, Map: m, Indexes: []backend.FieldIndex{kubesink.KeyHashIndex}})
 	}
 	return out
 }

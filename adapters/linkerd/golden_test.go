@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/testutil"
 )
 
@@ -14,11 +14,11 @@ import (
 // the backend's own constructor (the settings users pass with --backend-opt).
 func render(t *testing.T, file string) []byte {
 	t.Helper()
-	b, err := linkerd.New(controller.Options{Settings: testutil.FixtureOptions(t, file)})
+	b, err := linkerd.New(backend.Options{Settings: testutil.FixtureOptions(t, file)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testutil.Render(t, testutil.LoadMemory(t, file), b.(controller.Translator).Translate)
+	return testutil.Render(t, testutil.LoadMemory(t, file), b.(backend.Translator).Translate)
 }
 
 // TestGolden: testdata/<case>.in.yaml (SMI, Services, Pods) ->

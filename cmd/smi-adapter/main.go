@@ -27,6 +27,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/certs"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/metrics"
@@ -37,8 +38,8 @@ var version = "dev"
 
 // backends is the explicit registry of mesh backends. Adapters are added here
 // by name as they land (adapters/istio, adapters/linkerd, adapters/consul).
-func backends() controller.Registry {
-	return controller.Registry{
+func backends() backend.Registry {
+	return backend.Registry{
 		consul.Name:  consul.New,
 		istio.Name:   istio.New,
 		linkerd.Name: linkerd.New,
@@ -110,7 +111,7 @@ type metricsAPIOptions struct {
 
 // addMetricsAPI runs the Traffic Metrics API server in every replica (it
 // only reads), answered from Prometheus with the backend's telemetry.
-func addMetricsAPI(mgr manager.Manager, be controller.Backend, o metricsAPIOptions, log logr.Logger) error {
+func addMetricsAPI(mgr manager.Manager, be backend.Backend, o metricsAPIOptions, log logr.Logger) error {
 	if o.prometheusURL == "" || o.port == 0 {
 		log.Info("Traffic Metrics API not served: no --prometheus-url")
 		return nil
@@ -180,7 +181,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// An unknown backend fails before anything else starts: never a silent default.
 	if !reg.Has(backendName) {
-		_, err := reg.New(backendName, controller.Options{})
+		_, err := reg.New(backendName, backend.Options{})
 		return err
 	}
 	cfg, err := ctrl.GetConfig()
@@ -221,7 +222,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	enq := &controller.Enqueuer{}
-	be, err := reg.New(backendName, controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
+	be, err := reg.New(backendName, backend.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: log.WithName(backendName), Settings: settings, Enqueue: enq.Add})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/apis"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
@@ -71,11 +72,11 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errors.New("-f is required")
 	}
 	reg := backends()
-	be, err := reg.New(backendName, controller.Options{Settings: settings})
+	be, err := reg.New(backendName, backend.Options{Settings: settings})
 	if err != nil {
 		return err
 	}
-	tr, ok := be.(controller.Translator)
+	tr, ok := be.(backend.Translator)
 	if !ok {
 		return fmt.Errorf("backend %s cannot translate offline", backendName)
 	}

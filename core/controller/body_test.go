@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/smi-adapter/smi-adapter/core/backend"
 )
 
 func vs(labels map[string]any, weight any) *unstructured.Unstructured {
@@ -21,25 +23,25 @@ func vs(labels map[string]any, weight any) *unstructured.Unstructured {
 }
 
 func TestCachedForm(t *testing.T) {
-	owned := vs(map[string]any{LabelManagedBy: ManagedBy}, int64(90))
+	owned := vs(map[string]any{backend.LabelManagedBy: backend.ManagedBy}, int64(90))
 	c := cachedForm(owned).(*unstructured.Unstructured)
 	if _, ok := c.Object["spec"]; ok {
 		t.Fatal("an owned object is cached with its spec")
 	}
-	if c.GetResourceVersion() != "7" || c.GetLabels()[LabelManagedBy] != ManagedBy {
+	if c.GetResourceVersion() != "7" || c.GetLabels()[backend.LabelManagedBy] != backend.ManagedBy {
 		t.Fatalf("metadata lost: %v", c.Object["metadata"])
 	}
-	if BodyDigest(c.Object) != BodyDigest(owned.Object) {
+	if backend.BodyDigest(c.Object) != backend.BodyDigest(owned.Object) {
 		t.Fatal("the cached digest is not the object's")
 	}
 	// The same body decoded otherwise (a float weight, no status) has the
 	// same digest; another weight has another.
 	same := vs(nil, float64(90))
 	delete(same.Object, "status")
-	if BodyDigest(same.Object) != BodyDigest(c.Object) {
+	if backend.BodyDigest(same.Object) != backend.BodyDigest(c.Object) {
 		t.Fatal("equal bodies, different digests")
 	}
-	if BodyDigest(vs(nil, int64(10)).Object) == BodyDigest(c.Object) {
+	if backend.BodyDigest(vs(nil, int64(10)).Object) == backend.BodyDigest(c.Object) {
 		t.Fatal("different bodies, equal digests")
 	}
 	// A foreign object is a skeleton with its hosts.

@@ -24,6 +24,7 @@ import (
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/storagemigration"
 )
 
@@ -134,12 +135,6 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// The mark on everything smi-adapter writes (adapters/kubesink uses it).
-const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	ManagedBy      = "smi-adapter"
-)
-
 // cachedForm is what the cache keeps of a mesh object (unstructured): its
 // metadata and body digest when smi-adapter owns it, a skeleton otherwise.
 // Typed objects (SMI, Services, Pods) are kept as they are.
@@ -148,7 +143,7 @@ func cachedForm(obj any) any {
 	if !ok {
 		return obj
 	}
-	if u.GetLabels()[LabelManagedBy] == ManagedBy {
+	if u.GetLabels()[backend.LabelManagedBy] == backend.ManagedBy {
 		return ownedDigest(u)
 	}
 	return foreignSkeleton(u)

@@ -3,6 +3,8 @@ package controller
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/smi-adapter/smi-adapter/core/backend"
 )
 
 var (
@@ -14,12 +16,6 @@ var (
 		Name: "smi_adapter_backend_sync_errors_total",
 		Help: "Backend Sync calls that returned an error, by backend and key kind.",
 	}, []string{"backend", "kind"})
-	// NativeWrites counts the writes backends make to the mesh (Kubernetes
-	// objects, Consul config entries), by kind and operation.
-	NativeWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "smi_adapter_native_writes_total",
-		Help: "Writes of mesh-native objects (Kubernetes objects, Consul config entries), by kind and operation (create, update, delete).",
-	}, []string{"kind", "op"})
 	statusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smi_adapter_status_writes_total",
 		Help: "Status updates written to SMI objects, by kind.",
@@ -29,5 +25,5 @@ var (
 func init() {
 	// Registering collectors on controller-runtime's registry (served at
 	// /metrics) is the one registration done at package load.
-	ctrlmetrics.Registry.MustRegister(reconcileTotal, backendSyncErrors, statusWrites, NativeWrites)
+	ctrlmetrics.Registry.MustRegister(reconcileTotal, backendSyncErrors, statusWrites, backend.NativeWrites)
 }

@@ -17,6 +17,7 @@ import (
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 )
@@ -24,7 +25,7 @@ import (
 // Reconciler reconciles one model.Key at a time.
 type Reconciler struct {
 	client   client.Client // reads from the cache, writes to the apiserver
-	backend  Backend
+	backend  backend.Backend
 	recorder recorder.EventRecorder
 	// written remembers, per object UID, the status this reconciler last
 	// patched and the resourceVersion it patched from: a reconcile that
@@ -35,11 +36,6 @@ type Reconciler struct {
 
 var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)
 
-// ErrTransient marks a backend error that a retry resolves by itself (e.g.
-// an update refused because the cache had an older version): the key is
-// retried and the object's Programmed condition is left as it was.
-var ErrTransient = errors.New("transient")
-
 // transient: every error in err is ErrTransient.
 func transient(err error) bool {
 	if err == nil {
@@ -48,13 +44,13 @@ func transient(err error) bool {
 	var me *multierror.Error
 	if errors.As(err, &me) && len(me.Errors) > 0 {
 		for _, e := range me.Errors {
-			if !errors.Is(e, ErrTransient) {
+			if !errors.Is(e, backend.ErrTransient) {
 				return false
 			}
 		}
 		return true
 	}
-	return errors.Is(err, ErrTransient)
+	return errors.Is(err, backend.ErrTransient)
 }
 
 // Reconcile builds the key's model slice, hands it to the backend and writes
@@ -110,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), result).Inc()
 	log.V(1).Info("reconciled", "objects", len(origins), "result", result, "duration", time.Since(start).String())
 	var res reconcile.Result
-	if rs, ok := r.backend.(Resyncer); ok && key.Kind != model.KeyRoute && errs.ErrorOrNil() == nil {
+	if rs, ok := r.backend.(backend.Resyncer); ok && key.Kind != model.KeyRoute && errs.ErrorOrNil() == nil {
 		res.RequeueAfter = rs.ResyncPeriod()
 	}
 	return res, errs.ErrorOrNil()

@@ -25,13 +25,14 @@ import (
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 )
 
 // Config of the SMI controller.
 type Config struct {
-	Backend Backend
+	Backend backend.Backend
 	// MaxConcurrentReconciles is the number of keys reconciled in parallel.
 	MaxConcurrentReconciles int
 	// Enqueuer, when the backend was given its Add, is connected to the queue.
@@ -56,7 +57,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 		workers = 16 // reconciles wait on API round trips, not CPU
 	}
 	b := builder.TypedControllerManagedBy[model.Key](mgr)
-	if w, ok := cfg.Backend.(Watcher); ok {
+	if w, ok := cfg.Backend.(backend.Watcher); ok {
 		for _, watch := range w.Watches() {
 			u := &unstructured.Unstructured{}
 			u.SetGroupVersionKind(watch.GVK)

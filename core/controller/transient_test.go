@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/smi-adapter/smi-adapter/core/backend"
 )
 
 func TestTransient(t *testing.T) {
-	stale := fmt.Errorf("%w: update VirtualService a/b: the object has been modified", ErrTransient)
+	stale := fmt.Errorf("%w: update VirtualService a/b: the object has been modified", backend.ErrTransient)
 	real := errors.New("admission webhook denied the request")
 	for name, c := range map[string]struct {
 		err  error

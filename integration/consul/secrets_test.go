@@ -13,7 +13,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/core/testutil"
@@ -45,7 +45,7 @@ func TestACLTokenNeverLeaks(t *testing.T) {
 			defer mu.Unlock()
 			logs.WriteString(prefix + " " + args + "\n")
 		}, funcr.Options{Verbosity: 10})
-		be, err := consul.New(controller.Options{Settings: map[string]string{"address": acl.Addr, "token-file": file}, Log: log})
+		be, err := consul.New(backend.Options{Settings: map[string]string{"address": acl.Addr, "token-file": file}, Log: log})
 		if err != nil {
 			t.Fatal(err)
 		}

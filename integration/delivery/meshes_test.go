@@ -26,7 +26,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd"
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
@@ -46,7 +46,7 @@ func (n names) splitName() string {
 // the same on every route of the root.
 type mesh struct {
 	name      string
-	new       controller.Constructor
+	new       backend.Constructor
 	crds      func() (string, error)
 	precision float64
 	shares    func(ctx context.Context, env *harness.Env, agent *harness.Consul, n names) (map[string]int64, error)

@@ -37,16 +37,16 @@ import (
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha2 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha2"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 const ns = "demo"
 
 func main() {
-	backend := flag.String("backend", "istio", "mesh: istio, linkerd or consul")
+	mesh := flag.String("backend", "istio", "mesh: istio, linkerd or consul")
 	flag.Parse()
-	if err := run(*backend); err != nil {
+	if err := run(*mesh); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -56,15 +56,15 @@ func step(format string, args ...any) {
 	fmt.Printf("\n\033[1m==> %s\033[0m\n", fmt.Sprintf(format, args...))
 }
 
-func run(backend string) error {
+func run(mesh string) error {
 	var (
-		newBackend controller.Constructor
+		newBackend backend.Constructor
 		kinds      []schema.GroupVersionKind
 		crds       []string
 		settings   = map[string]string{}
 		agent      *harness.Consul
 	)
-	switch backend {
+	switch mesh {
 	case "istio":
 		p, err := harness.IstioCRDs()
 		if err != nil {
@@ -88,10 +88,10 @@ func run(backend string) error {
 		fmt.Println("consul agent on", agent.Addr)
 		newBackend, settings = consul.New, map[string]string{"address": agent.Addr, "resync": "2s"}
 	default:
-		return fmt.Errorf("unknown backend %q (istio, linkerd, consul)", backend)
+		return fmt.Errorf("unknown backend %q (istio, linkerd, consul)", mesh)
 	}
 
-	step("starting a local control plane (kube-apiserver %s + etcd %s) with the SMI CRDs and the %s backend", harness.KubeVersion, harness.EtcdVersion, backend)
+	step("starting a local control plane (kube-apiserver %s + etcd %s) with the SMI CRDs and the %s backend", harness.KubeVersion, harness.EtcdVersion, mesh)
 	env, err := harness.Start(harness.Options{NewBackend: newBackend, Settings: settings, ExtraCRDPaths: crds})
 	if err != nil {
 		_ = env.Stop()
@@ -133,7 +133,7 @@ func run(backend string) error {
 	if err := waitProgrammed(ctx, c, ts); err != nil {
 		return err
 	}
-	if backend == "consul" {
+	if mesh == "consul" {
 		time.Sleep(2 * time.Second)
 	}
 	printConditions(ctx, c, ts)

@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 )
 
@@ -94,10 +95,10 @@ type Env struct {
 // Options of Start.
 type Options struct {
 	// Backend, when set, runs the SMI controller with it in the manager.
-	Backend controller.Backend
+	Backend backend.Backend
 	// NewBackend, when set, builds the backend from the manager's client
 	// (as `smi-adapter run` does) and runs the controller with it.
-	NewBackend controller.Constructor
+	NewBackend backend.Constructor
 	// Settings are passed to NewBackend.
 	Settings map[string]string
 	// ExtraCRDPaths are installed next to crds/ (e.g. a mesh's CRDs).
@@ -182,7 +183,7 @@ func (e *Env) StartManager() error {
 	e.cancel = cancel
 	enq := &controller.Enqueuer{}
 	if o.NewBackend != nil {
-		b, err := o.NewBackend(controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
+		b, err := o.NewBackend(backend.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Log: mgr.GetLogger(), Settings: o.Settings, Enqueue: enq.Add})
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/istio"
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	smibackend "github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/certs"
 	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/core/metrics"
@@ -99,7 +100,7 @@ func TestDeployOverlays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be, err := istio.New(controller.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()})
+	be, err := istio.New(smibackend.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()})
 	if err != nil {
 		t.Fatal(err)
 	}

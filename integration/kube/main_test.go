@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/smi-adapter/smi-adapter/core/controller"
+	smibackend "github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
@@ -24,7 +24,7 @@ type recorder struct {
 	fail   map[model.Key]error
 }
 
-var _ controller.Backend = (*recorder)(nil)
+var _ smibackend.Backend = (*recorder)(nil)
 
 func (r *recorder) Name() string { return "recorder" }
 
