@@ -54,6 +54,26 @@ type AccessRequest struct {
 	Allow    bool              `json:"allow"`
 }
 
+// Proto is the request's protocol, upper case: HTTP unless it says TCP or UDP.
+func (r AccessRequest) Proto() string {
+	if r.Protocol == "" {
+		return "HTTP"
+	}
+	return strings.ToUpper(r.Protocol)
+}
+
+// PodOf is the first of pods that runs as identity ("namespace/account"),
+// a pod that names no account running as "default"; nil when none does.
+func PodOf(pods []*corev1.Pod, identity string) *corev1.Pod {
+	ns, sa, _ := strings.Cut(identity, "/")
+	for _, p := range pods {
+		if p.Namespace == ns && (p.Spec.ServiceAccountName == sa || (sa == "default" && p.Spec.ServiceAccountName == "")) {
+			return p
+		}
+	}
+	return nil
+}
+
 func (r AccessRequest) String() string {
 	proto := r.Protocol
 	if proto == "" {

@@ -70,25 +70,7 @@ type authorizationPolicy struct {
 			MatchLabels map[string]string `json:"matchLabels"`
 		} `json:"selector"`
 		Action string `json:"action"`
-		Rules  []struct {
-			From []struct {
-				Source struct {
-					Principals      []string `json:"principals"`
-					ServiceAccounts []string `json:"serviceAccounts"`
-				} `json:"source"`
-			} `json:"from"`
-			To []struct {
-				Operation struct {
-					Ports   []string `json:"ports"`
-					Methods []string `json:"methods"`
-					Paths   []string `json:"paths"`
-				} `json:"operation"`
-			} `json:"to"`
-			When []struct {
-				Key    string   `json:"key"`
-				Values []string `json:"values"`
-			} `json:"when"`
-		} `json:"rules"`
+		Rules  []rule `json:"rules"`
 	} `json:"spec"`
 }
 
@@ -149,24 +131,16 @@ func (j *Judge) Load(objs []runtime.Object) error {
 
 // Allowed implements conformance.Judge.
 func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
-	proto := strings.ToUpper(r.Protocol)
-	if proto == "" {
-		proto = "HTTP"
-	}
+	proto := r.Proto()
 	if proto == "UDP" {
 		return false, &conformance.Inexpressible{Reason: "Istio does not intercept UDP: it neither allows nor denies it"}
 	}
-	ns, sa, _ := strings.Cut(r.To, "/")
-	var labels map[string]string
-	for _, p := range j.pods {
-		if p.Namespace == ns && (p.Spec.ServiceAccountName == sa || (sa == "default" && p.Spec.ServiceAccountName == "")) {
-			labels = p.Labels
-			break
-		}
-	}
-	if labels == nil {
+	ns, _, _ := strings.Cut(r.To, "/")
+	pod := conformance.PodOf(j.pods, r.To)
+	if pod == nil {
 		return false, fmt.Errorf("no pod runs as %s", r.To)
 	}
+	labels := pod.Labels
 	root := j.Options.RootNamespace
 	if root == "" {
 		root = "istio-system"
@@ -215,7 +189,8 @@ func selects(ap authorizationPolicy, labels map[string]string) bool {
 	return true
 }
 
-type rule = struct {
+// rule is one AuthorizationPolicy rule, as the apiserver stores it.
+type rule struct {
 	From []struct {
 		Source struct {
 			Principals      []string `json:"principals"`

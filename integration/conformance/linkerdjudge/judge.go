@@ -262,21 +262,12 @@ func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
 }
 
 func (j *Judge) allowed(r conformance.AccessRequest) (bool, error) {
-	proto := strings.ToUpper(r.Protocol)
-	if proto == "" {
-		proto = "HTTP"
-	}
+	proto := r.Proto()
 	if proto == "UDP" {
 		return false, &conformance.Inexpressible{Reason: "Linkerd does not proxy UDP: it neither allows nor denies it"}
 	}
-	ns, sa, _ := strings.Cut(r.To, "/")
-	var pod *corev1.Pod
-	for _, p := range j.pods {
-		if p.Namespace == ns && p.Spec.ServiceAccountName == sa {
-			pod = p
-			break
-		}
-	}
+	ns, _, _ := strings.Cut(r.To, "/")
+	pod := conformance.PodOf(j.pods, r.To)
 	if pod == nil {
 		return false, fmt.Errorf("no pod runs as %s", r.To)
 	}
