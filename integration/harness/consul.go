@@ -105,14 +105,32 @@ func (c *Consul) start() error {
 	if c.cmd, err = StartProcess(c.bin, c.args, nil, c.log); err != nil {
 		return err
 	}
-	if waitFor(30*time.Second, func() bool {
+	if !waitFor(30*time.Second, func() bool {
 		leader, err := c.Client.Status().Leader()
 		return err == nil && leader != ""
 	}) {
-		return nil
+		_ = c.Stop()
+		return fmt.Errorf("consul did not elect a leader within 30s:\n%s", c.log.String())
 	}
-	_ = c.Stop()
-	return fmt.Errorf("consul did not elect a leader within 30s:\n%s", c.log.String())
+	// A new agent first migrates legacy intentions to config entries and
+	// refuses service-intentions writes until it is done ("Intentions are
+	// read only while being upgraded to config entries"): wait for a probe
+	// entry to be written, then remove it.
+	probe := &capi.ServiceIntentionsConfigEntry{Kind: capi.ServiceIntentions, Name: "smi-adapter-harness-probe",
+		Sources: []*capi.SourceIntention{{Name: "*", Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul}}}
+	var werr error
+	if !waitFor(30*time.Second, func() bool {
+		_, _, werr = c.Client.ConfigEntries().Set(probe, nil)
+		return werr == nil
+	}) {
+		_ = c.Stop()
+		return fmt.Errorf("consul refused service-intentions writes for 30s (%v):\n%s", werr, c.log.String())
+	}
+	if _, err := c.Client.ConfigEntries().Delete(capi.ServiceIntentions, probe.Name, nil); err != nil {
+		_ = c.Stop()
+		return fmt.Errorf("consul: remove the readiness probe: %w", err)
+	}
+	return nil
 }
 
 // Stop stops the agent (its state, in -dev mode, is in memory and gone).
