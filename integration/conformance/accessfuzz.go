@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,6 +190,32 @@ func (in AccessInput) Scenario() (Scenario, []AccessRequest, error) {
 	return Scenario{Name: "fuzz", Objects: strings.Join(docs, "---\n")}, reqs, nil
 }
 
+// Verdict names a judge's answer: allow, deny, inexpressible or the error.
+func Verdict(ok bool, err error) string {
+	var inex *Inexpressible
+	switch {
+	case errors.As(err, &inex):
+		return "inexpressible"
+	case err != nil:
+		return "error: " + err.Error()
+	case ok:
+		return "allow"
+	}
+	return "deny"
+}
+
+// ReplayInputs are the inputs a replay judges: the fuzzer's seeds, its
+// corpus in corpusDir, and n random inputs from seed; fixed is how many
+// came from the seeds and the corpus.
+func ReplayInputs(corpusDir string, n int, seed uint64) (inputs []AccessInput, fixed int, err error) {
+	corpus, err := AccessCorpus(corpusDir)
+	if err != nil {
+		return nil, 0, err
+	}
+	inputs = append(append(slices.Clone(AccessSeeds), corpus...), RandomAccessInputs(n, seed)...)
+	return inputs, len(AccessSeeds) + len(corpus), nil
+}
+
 // Replay is what ReplayAccess found.
 type Replay struct {
 	Inputs int // inputs replayed
@@ -218,18 +245,6 @@ type ScenarioLoader interface {
 // judge errors are counted, not failed (a request the judge cannot model).
 func ReplayAccess(inputs []AccessInput, j, second Judge, undecidable func(error) bool) (Replay, error) {
 	var out Replay
-	verdict := func(ok bool, err error) string {
-		var inex *Inexpressible
-		switch {
-		case errors.As(err, &inex):
-			return "inexpressible"
-		case err != nil:
-			return "error: " + err.Error()
-		case ok:
-			return "allow"
-		}
-		return "deny"
-	}
 	for i, in := range inputs {
 		out.Inputs++
 		what := fmt.Sprintf("input %d (route pathRegex=%q methods=[%q] headers %q=%q)", i, in.PathRegex, in.Method, in.Header, in.HeaderRegex)
@@ -287,8 +302,8 @@ func ReplayAccess(inputs []AccessInput, j, second Judge, undecidable func(error)
 				out.Widened = append(out.Widened, fmt.Sprintf("%s allows %s, which SMI denies; %s", j.Name(), r, what))
 			}
 			if second != nil {
-				if sg, serr := second.Allowed(r); verdict(got, nil) != verdict(sg, serr) {
-					out.Disagreements = append(out.Disagreements, fmt.Sprintf("%s: %s: %s says %s, %s says %s", what, r, j.Name(), verdict(got, nil), second.Name(), verdict(sg, serr)))
+				if sg, serr := second.Allowed(r); Verdict(got, nil) != Verdict(sg, serr) {
+					out.Disagreements = append(out.Disagreements, fmt.Sprintf("%s: %s: %s says %s, %s says %s", what, r, j.Name(), Verdict(got, nil), second.Name(), Verdict(sg, serr)))
 				}
 			}
 		}

@@ -1,8 +1,6 @@
 package consul_test
 
 import (
-	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,12 +28,10 @@ import (
 // service-defaults was just deleted: "uses inconsistent protocols").
 func TestConsulAccessNeverWider(t *testing.T) {
 	start := time.Now()
-	corpus, err := conformance.AccessCorpus("../conformance/testdata/fuzz/FuzzAccessNeverWider")
+	inputs, seeds, err := conformance.ReplayInputs("../conformance/testdata/fuzz/FuzzAccessNeverWider", 200, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := append(slices.Clone(conformance.AccessSeeds), corpus...)
-	inputs := append(seeds, conformance.RandomAccessInputs(200, 16)...)
 
 	own, err := harness.StartConsul()
 	if err != nil {
@@ -59,7 +55,7 @@ func TestConsulAccessNeverWider(t *testing.T) {
 	}
 
 	undecidable := func(err error) bool {
-		if errors.Is(err, envoyjudge.ErrUnsupported) || errors.Is(err, envoyjudge.ErrBadRequest) {
+		if envoyjudge.Undecidable(err) {
 			t.Logf("envoyjudge does not decide it: %v", err)
 			return true
 		}
@@ -71,7 +67,7 @@ func TestConsulAccessNeverWider(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d inputs (%d seeds and corpus files, 200 random), %d skipped as FuzzAccessNeverWider skips them; %d requests decided on the agent's Envoy configuration (%d allowed), %d inexpressible, %d not decidable by envoyjudge; the second opinion checked %d; %s",
-		res.Inputs, len(seeds), res.Skipped, res.Decided, res.Allowed, res.Inexpressible, res.Undecided, j.secondAccess, time.Since(start).Round(time.Millisecond))
+		res.Inputs, seeds, res.Skipped, res.Decided, res.Allowed, res.Inexpressible, res.Undecided, j.secondAccess, time.Since(start).Round(time.Millisecond))
 	for _, w := range res.Widened {
 		t.Error(w)
 	}

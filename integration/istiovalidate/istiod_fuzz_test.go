@@ -1,8 +1,6 @@
 package istiovalidate
 
 import (
-	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,17 +19,15 @@ import (
 // istiojudge's verdict is compared too, as in TestIstiodXDSConformance.
 func TestIstiodAccessNeverWider(t *testing.T) {
 	start := time.Now()
-	corpus, err := conformance.AccessCorpus("../conformance/testdata/fuzz/FuzzAccessNeverWider")
+	inputs, seeds, err := conformance.ReplayInputs("../conformance/testdata/fuzz/FuzzAccessNeverWider", 200, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := append(slices.Clone(conformance.AccessSeeds), corpus...)
-	inputs := append(seeds, conformance.RandomAccessInputs(200, 16)...)
 	j := &istiodJudge{t: t, Options: istio.Options{DefaultAccess: "deny"}}
 	defer j.Close()
 	second := &istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}}
 	undecidable := func(err error) bool {
-		if errors.Is(err, envoyjudge.ErrUnsupported) || errors.Is(err, envoyjudge.ErrBadRequest) {
+		if envoyjudge.Undecidable(err) {
 			t.Logf("envoyjudge does not decide it: %v", err)
 			return true
 		}
@@ -42,7 +38,7 @@ func TestIstiodAccessNeverWider(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d inputs (%d seeds and corpus files, 200 random), %d skipped as FuzzAccessNeverWider skips them; %d requests decided by istiod's RBAC (%d allowed), %d not decidable by envoyjudge; %s",
-		res.Inputs, len(seeds), res.Skipped, res.Decided, res.Allowed, res.Undecided, time.Since(start).Round(time.Millisecond))
+		res.Inputs, seeds, res.Skipped, res.Decided, res.Allowed, res.Undecided, time.Since(start).Round(time.Millisecond))
 	for _, w := range res.Widened {
 		t.Error(w)
 	}

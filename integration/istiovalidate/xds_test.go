@@ -2,7 +2,6 @@ package istiovalidate
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,19 +52,6 @@ func (s *secondOpinion) scenario() string {
 	return s.scenarios[s.loads-1].Name
 }
 
-func verdict(ok bool, err error) string {
-	var inex *conformance.Inexpressible
-	switch {
-	case errors.As(err, &inex):
-		return "inexpressible"
-	case err != nil:
-		return "error: " + err.Error()
-	case ok:
-		return "allow"
-	}
-	return "deny"
-}
-
 func (s *secondOpinion) Allowed(r conformance.AccessRequest) (bool, error) {
 	s.istiodJudge.Chain = ""
 	got, err := s.istiodJudge.Allowed(r)
@@ -74,7 +60,7 @@ func (s *secondOpinion) Allowed(r conformance.AccessRequest) (bool, error) {
 		s.chains["access on "+s.istiodJudge.Chain]++
 	}
 	want, werr := s.model.Allowed(r)
-	if a, b := verdict(got, err), verdict(want, werr); a != b {
+	if a, b := conformance.Verdict(got, err), conformance.Verdict(want, werr); a != b {
 		s.disagreements = append(s.disagreements, fmt.Sprintf("%s: access %s: istiod's config says %s, istiojudge says %s", s.scenario(), r, a, b))
 	}
 	return got, err

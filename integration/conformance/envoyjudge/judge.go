@@ -333,3 +333,10 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// Undecidable says that err is the judge declining a question (a config or
+// request it does not model), not a verdict and not a broken config: a
+// caller counts such requests and never guesses their answer.
+func Undecidable(err error) bool {
+	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrBadRequest)
+}
