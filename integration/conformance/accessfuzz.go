@@ -232,6 +232,23 @@ type Replay struct {
 	Widened, Disagreements []string
 }
 
+// Failures are what makes a replay fail: a widening, fewer than minDecided
+// requests decided, none allowed (the batch would test nothing but deny by
+// default), a disagreement with the second opinion.
+func (r Replay) Failures(minDecided int) []string {
+	out := append([]string(nil), r.Widened...)
+	if r.Decided < minDecided {
+		out = append(out, fmt.Sprintf("only %d requests decided", r.Decided))
+	}
+	if r.Allowed == 0 {
+		out = append(out, "no request allowed: the batch tests nothing but deny-by-default")
+	}
+	if len(r.Disagreements) > 0 {
+		out = append(out, fmt.Sprintf("the second opinion disagrees on %d requests:\n  %s", len(r.Disagreements), strings.Join(r.Disagreements, "\n  ")))
+	}
+	return out
+}
+
 // ScenarioLoader is a judge that needs the scenario and its requests, not
 // only its objects (the Consul judge registers the services they use).
 type ScenarioLoader interface {

@@ -1,7 +1,6 @@
 package consul_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -68,16 +67,8 @@ func TestConsulAccessNeverWider(t *testing.T) {
 	}
 	t.Logf("%d inputs (%d seeds and corpus files, 200 random), %d skipped as FuzzAccessNeverWider skips them; %d requests decided on the agent's Envoy configuration (%d allowed), %d inexpressible, %d not decidable by envoyjudge; the second opinion checked %d; %s",
 		res.Inputs, seeds, res.Skipped, res.Decided, res.Allowed, res.Inexpressible, res.Undecided, j.secondAccess, time.Since(start).Round(time.Millisecond))
-	for _, w := range res.Widened {
-		t.Error(w)
-	}
-	if res.Decided < 300 {
-		t.Errorf("only %d requests decided", res.Decided)
-	}
-	if res.Allowed == 0 {
-		t.Error("no request allowed: the batch tests nothing but deny-by-default")
-	}
-	if len(j.disagreements) > 0 {
-		t.Errorf("the second opinion disagrees on %d requests:\n  %s", len(j.disagreements), strings.Join(j.disagreements, "\n  "))
+	res.Disagreements = append(res.Disagreements, j.disagreements...)
+	for _, f := range res.Failures(300) {
+		t.Error(f)
 	}
 }

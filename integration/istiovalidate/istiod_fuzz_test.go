@@ -1,7 +1,6 @@
 package istiovalidate
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -39,16 +38,7 @@ func TestIstiodAccessNeverWider(t *testing.T) {
 	}
 	t.Logf("%d inputs (%d seeds and corpus files, 200 random), %d skipped as FuzzAccessNeverWider skips them; %d requests decided by istiod's RBAC (%d allowed), %d not decidable by envoyjudge; %s",
 		res.Inputs, seeds, res.Skipped, res.Decided, res.Allowed, res.Undecided, time.Since(start).Round(time.Millisecond))
-	for _, w := range res.Widened {
-		t.Error(w)
-	}
-	if res.Decided < 300 {
-		t.Errorf("only %d requests decided", res.Decided)
-	}
-	if res.Allowed == 0 {
-		t.Error("no request allowed: the batch tests nothing but deny-by-default")
-	}
-	if len(res.Disagreements) > 0 {
-		t.Errorf("istiod's configuration and istiojudge disagree on %d requests:\n  %s", len(res.Disagreements), strings.Join(res.Disagreements, "\n  "))
+	for _, f := range res.Failures(300) {
+		t.Error(f)
 	}
 }
