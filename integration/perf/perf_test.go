@@ -362,12 +362,12 @@ func waitConverged(ctrl *controllerProcess, c client.Client, start time.Time, wa
 		if err == nil && mesh > 0 && int(statuses) >= wantProgrammed {
 			break
 		}
-		if time.Since(start) > 5*time.Minute {
-			return mesh, fmt.Sprintf("%.0f of %d mesh objects created, %.0f status writes after 5 min", creates, wantNative, statuses)
+		if limit := convergeTimeout(wantProgrammed); time.Since(start) > limit {
+			return mesh, fmt.Sprintf("%.0f of %d mesh objects created, %.0f status writes after %s", creates, wantNative, statuses, limit)
 		}
 		time.Sleep(200 * time.Millisecond) // a scrape costs the controller a few ms
 	}
-	return mesh, waitProgrammed(c, start, wantProgrammed)
+	return mesh, waitProgrammedWithin(c, start, wantProgrammed, convergeTimeout(wantProgrammed))
 }
 
 // waitProgrammed polls until want TrafficSplits and TrafficTargets are
@@ -375,6 +375,11 @@ func waitConverged(ctrl *controllerProcess, c client.Client, start time.Time, wa
 // listing every SMI object competes with the controller for the apiserver).
 // It gives up after 5 minutes and says how far it got.
 func waitProgrammed(c client.Client, start time.Time, want int) string {
+	return waitProgrammedWithin(c, start, want, 5*time.Minute)
+}
+
+// waitProgrammedWithin is waitProgrammed giving up after limit.
+func waitProgrammedWithin(c client.Client, start time.Time, want int, limit time.Duration) string {
 	for {
 		var tsl splitv1alpha4.TrafficSplitList
 		var ttl accessv1alpha3.TrafficTargetList
@@ -394,8 +399,8 @@ func waitProgrammed(c client.Client, start time.Time, want int) string {
 		if count == want {
 			return ""
 		}
-		if time.Since(start) > 5*time.Minute {
-			return fmt.Sprintf("%d of %d Programmed after 5 min", count, want)
+		if time.Since(start) > limit {
+			return fmt.Sprintf("%d of %d Programmed after %s", count, want, limit)
 		}
 		time.Sleep(max(500*time.Millisecond, time.Since(start)/10))
 	}
@@ -423,12 +428,8 @@ func writeReport(b *testing.B) {
 	if len(results) == 0 {
 		return
 	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var s strings.Builder
-	s.WriteString("# Performance\n\nWritten by `make bench` (integration/perf BenchmarkConvergence) on the machine it ran on: ")
+	s.WriteString("## Convergence\n\nWritten by `make bench` (integration/perf BenchmarkConvergence, BenchmarkConsulConvergence) on the machine it ran on: ")
 	fmt.Fprintf(&s, "%d cores, %s/%s, %s. Istio backend, real kube-apiserver %s + etcd %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), harness.KubeVersion, harness.EtcdVersion)
 	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets), each size in a fresh control plane. *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly, with nothing else running. *Live*: the controller runs while the SMI objects are created (same 8 workers); timed from the first create. *Cold start*: the SMI objects exist, then the controller starts; timed from its start (informers listing everything included). *Mesh programmed*: every mesh object created (the controller's create counter); *all Programmed*: every TrafficSplit and TrafficTarget has `Programmed=True`. The controller runs as its own process (`smi-adapter run`, with the Deployment's GOMEMLIMIT); heap and peak RSS are that process's.\n\n")
 	s.WriteString("| N | run | floor | mesh programmed | ratio | all Programmed | ratio | native writes | status writes | reconciles | controller heap in use at convergence | controller peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -509,14 +510,41 @@ func writeReport(b *testing.B) {
 			}
 		}
 	}
-	// Keep the hand-written analysis below the marker.
-	path := filepath.Join(root, "docs", "performance.md")
-	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), analysisMarker); i >= 0 {
-			s.WriteString("\n" + string(old[i:]))
-		}
+	writeSection(b, "convergence", s.String())
+}
+
+// writeSection replaces one benchmark's section of docs/performance.md
+// (between its begin and end markers), keeping the others and the
+// hand-written analysis: each table is written by one run of its benchmark.
+func writeSection(b *testing.B, name, content string) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(s.String()), 0o644); err != nil {
+	path := filepath.Join(root, "docs", "performance.md")
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		b.Fatal(err)
+	}
+	doc := string(old)
+	if doc == "" {
+		doc = "# Performance\n\n" + analysisMarker + "\n"
+	}
+	begin, end := "<!-- begin "+name+": written by make bench -->\n", "<!-- end "+name+" -->\n"
+	block := begin + strings.TrimRight(content, "\n") + "\n" + end
+	switch i, k := strings.Index(doc, begin), strings.Index(doc, analysisMarker); {
+	case i >= 0:
+		j := strings.Index(doc[i:], end)
+		if j < 0 {
+			b.Fatalf("%s: section %s has no end marker", path, name)
+		}
+		doc = doc[:i] + block + doc[i+j+len(end):]
+	case k >= 0:
+		doc = doc[:k] + block + "\n" + doc[k:]
+	default:
+		doc += "\n" + block
+	}
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		b.Fatal(err)
 	}
 }
