@@ -49,6 +49,21 @@ var (
 	consulKinds          = []string{"service-splitter", "service-intentions"}
 )
 
+// envSizes reads a comma-separated list of sizes (nil when unset).
+func envSizes(name string) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
@@ -234,16 +249,27 @@ func convergeTimeout(n int) time.Duration {
 	return 5*time.Minute + time.Duration(n)*20*time.Millisecond
 }
 
-// fixtures: a Flagger-shaped split (root, primary 100, canary 0; port 80),
-// a destination with two pods of its service account (labels app=server
-// and version v1 / v2, so its policy selects app=server) and a base grant.
-func (p *latencyProbe) fixtures() {
-	b, c := p.b, p.c
+// splitFixtures: a Flagger-shaped split in latNS (root, primary 100,
+// canary 0; port 80), written at v1alpha1.
+func (p *latencyProbe) splitFixtures() {
 	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: latNS}}}
-	for _, s := range []string{"step", "step-primary", "step-canary", "server"} {
+	for _, s := range []string{"step", "step-primary", "step-canary"} {
 		objs = append(objs, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: latNS, Name: s},
 			Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": s}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
 	}
+	objs = append(objs, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "split.smi-spec.io/v1alpha1", "kind": "TrafficSplit",
+		"metadata": map[string]any{"namespace": latNS, "name": "step"},
+		"spec":     map[string]any{"service": "step", "backends": backendsJSON("v1alpha1", 100, 0)}}})
+	p.create(objs)
+}
+
+// fixtures: the split of splitFixtures, and a destination with two pods of
+// its service account (labels app=server and version v1 / v2, so its
+// policy selects app=server) with a base grant.
+func (p *latencyProbe) fixtures() {
+	p.splitFixtures()
+	objs := []client.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: latNS, Name: "server"},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "server"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}}
 	for _, v := range []string{"v1", "v2"} {
 		objs = append(objs, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: latNS, Name: "server-" + v, Labels: map[string]string{"app": "server", "version": v}},
 			Spec: corev1.PodSpec{ServiceAccountName: "server", Containers: []corev1.Container{{Name: "c", Image: "app", Ports: []corev1.ContainerPort{{ContainerPort: 80}}}}}})
@@ -251,16 +277,14 @@ func (p *latencyProbe) fixtures() {
 	objs = append(objs, &specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: latNS, Name: "routes"},
 		Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "read", PathRegex: "/api", Methods: []string{"GET"}}}}},
 		p.target("base", "keeper"))
+	p.create(objs)
+}
+
+func (p *latencyProbe) create(objs []client.Object) {
 	for _, o := range objs {
-		if err := c.Create(context.Background(), o); err != nil {
-			b.Fatal(err)
+		if err := p.c.Create(context.Background(), o); err != nil {
+			p.b.Fatal(err)
 		}
-	}
-	ts := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "split.smi-spec.io/v1alpha1", "kind": "TrafficSplit",
-		"metadata": map[string]any{"namespace": latNS, "name": "step"},
-		"spec":     map[string]any{"service": "step", "backends": backendsJSON("v1alpha1", 100, 0)}}}
-	if err := c.Create(context.Background(), ts); err != nil {
-		b.Fatal(err)
 	}
 }
 
@@ -312,6 +336,16 @@ func (p *latencyProbe) waitReady() {
 	if _, err := p.t.await("fixtures in the mesh", 2*time.Minute, func(t *tracker) bool {
 		share, ok := p.canaryShare()
 		return ok && share == 0 && p.granted("keeper") && (p.backend == "consul" || p.selects(intruderLabels))
+	}); err != nil {
+		p.b.Fatal(err)
+	}
+}
+
+// waitSplitReady: the step split is in the mesh (canary 0) and Programmed.
+func (p *latencyProbe) waitSplitReady() {
+	if _, err := p.t.await("step split in the mesh", 2*time.Minute, func(t *tracker) bool {
+		share, ok := p.canaryShare()
+		return ok && share == 0 && p.programmed(1)
 	}); err != nil {
 		p.b.Fatal(err)
 	}

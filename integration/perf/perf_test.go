@@ -86,16 +86,16 @@ func parallel(b *testing.B, c client.Client, objs []client.Object) {
 }
 
 func BenchmarkConvergence(b *testing.B) {
-	sizes := []int{1000, 10000}
-	if v := os.Getenv("SMI_PERF_SIZES"); v != "" {
-		sizes = nil
-		for _, f := range strings.Split(v, ",") {
-			n, _ := strconv.Atoi(f)
-			sizes = append(sizes, n)
-		}
+	// 50,000 (500 namespaces) is measured at a cold start only.
+	sizes := []int{1000, 10000, 50000}
+	if v := envSizes("SMI_PERF_SIZES"); v != nil {
+		sizes = v
 	}
 	for _, n := range sizes {
 		for _, cold := range []bool{false, true} {
+			if !cold && n > 10000 {
+				continue
+			}
 			name := strconv.Itoa(n)
 			if cold {
 				name += "/cold-start"
