@@ -32,9 +32,10 @@ type Backend struct {
 }
 
 var (
-	_ backend.Backend    = (*Backend)(nil)
-	_ backend.Resyncer   = (*Backend)(nil)
-	_ backend.Translator = (*Backend)(nil)
+	_ backend.Backend            = (*Backend)(nil)
+	_ backend.Resyncer           = (*Backend)(nil)
+	_ backend.Translator         = (*Backend)(nil)
+	_ backend.NamespaceCollapser = (*Backend)(nil)
 )
 
 // ConfigEntry wraps a Consul config entry as a runtime.Object for the
@@ -193,3 +194,8 @@ func refsString(refs []model.ObjectRef) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// CollapsesNamespaces implements backend.NamespaceCollapser: unless
+// Kubernetes namespaces are mirrored, a source ns/name is the Consul source
+// name, which every namespace's identity of that name also is.
+func (b *Backend) CollapsesNamespaces() bool { return !b.opts.MirrorNamespaces }

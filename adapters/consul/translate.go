@@ -21,6 +21,11 @@ import (
 const (
 	ReasonUnsupportedMatch = "UnsupportedMatch"
 	ReasonCollision        = "NameCollision"
+	// ReasonNamespaceCollapse: a source's Consul name also stands for
+	// identities of that name in other namespaces that exist now (free
+	// edition): an Error when one of them has no grant (nothing is granted to
+	// the name), a Warning when all are granted (their rights are tied).
+	ReasonNamespaceCollapse = "NamespaceCollapse"
 )
 
 // Options of the Consul translation.
@@ -211,6 +216,8 @@ type rights struct {
 	perms map[string]*capi.IntentionHTTPPermission
 	from  []model.ObjectRef
 	who   []model.Identity
+	// grants are the SMI grants that collapsed onto this Consul source.
+	grants []model.Grant
 }
 
 func (r *rights) empty() bool { return !r.all && len(r.keys) == 0 }
@@ -267,7 +274,8 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 		if len(from) == 0 {
 			from = src
 		}
-		r := &rights{perms: map[string]*capi.IntentionHTTPPermission{}, from: from, who: []model.Identity{g.Source}}
+		g.From = from
+		r := &rights{perms: map[string]*capi.IntentionHTTPPermission{}, from: from, who: []model.Identity{g.Source}, grants: []model.Grant{g}}
 		for _, rl := range g.Rules {
 			switch {
 			case rl.Protocol == model.ProtocolUDP:
@@ -314,8 +322,15 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 		prev.intersect(r)
 		prev.who = append(prev.who, g.Source)
 		prev.from = append(prev.from, from...)
+		prev.grants = append(prev.grants, g)
 	}
 	sort.Strings(order)
+	if !o.MirrorNamespaces {
+		for _, name := range order {
+			_, sname, _ := strings.Cut(name, "/")
+			collapse(sname, bySource[name], pol, p)
+		}
+	}
 	l7 := false
 	for _, name := range order {
 		r := bySource[name]
@@ -341,6 +356,69 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 		out = append(out, defaults(ns, dest, src))
 	}
 	return append(out, Desired{Entry: entry, Sources: src})
+}
+
+// collapse checks a Consul source against the identities of its name that
+// exist now in other namespaces (model.Grant.Elsewhere), which Consul's
+// free edition cannot tell from the SMI sources the name stands for. If one
+// of them is not an SMI source of this destination, granting the name would
+// grant it too: nothing is granted to the name (fail closed) and every
+// TrafficTarget carrying one of its grants says so. If all of them are SMI
+// sources, the intersection already keeps each within its grant; each grant
+// gets a warning that its rights are tied to theirs.
+func collapse(sname string, r *rights, pol *model.AccessPolicy, p model.Problems) {
+	if r.empty() {
+		return // nothing is written for the name: nothing is widened
+	}
+	var denied []model.Identity
+	for _, g := range r.grants {
+		for _, id := range g.Elsewhere {
+			if !slices.Contains(r.who, id) && !slices.Contains(denied, id) {
+				denied = append(denied, id)
+			}
+		}
+	}
+	if len(denied) > 0 {
+		sort.Slice(denied, func(i, j int) bool { return denied[i].String() < denied[j].String() })
+		msg := fmt.Sprintf("Consul names source %s by its name %q alone (all Kubernetes namespaces share one Consul namespace), and %s %s now "+
+			"(a pod running as service account %q or a Service named %q) with no grant to %s: granting %q would grant %s too, so nothing is granted to %q (fail closed)",
+			identities(r.who), sname, identities(denied), plural(denied, "exists", "exist"), sname, sname, pol.Destination, sname, plural(denied, "it", "them"), sname)
+		for _, ref := range uniqueRefs(r.from) {
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonNamespaceCollapse, Message: msg})
+		}
+		r.all, r.keys = false, nil
+		return
+	}
+	for _, g := range r.grants {
+		if len(g.Elsewhere) == 0 {
+			continue
+		}
+		msg := fmt.Sprintf("Consul names source %s by its name %q alone (all Kubernetes namespaces share one Consul namespace), as it does %s, which %s now and %s granted too: "+
+			"their rights to %s are tied, each gets only what SMI grants all of them", g.Source, sname, identities(g.Elsewhere),
+			plural(g.Elsewhere, "exists", "exist"), plural(g.Elsewhere, "is", "are"), pol.Destination)
+		for _, ref := range uniqueRefs(g.From) {
+			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: ReasonNamespaceCollapse, Message: msg})
+		}
+	}
+}
+
+// plural picks the word agreeing with the number of ids.
+func plural(ids []model.Identity, one, many string) string {
+	if len(ids) == 1 {
+		return one
+	}
+	return many
+}
+
+// uniqueRefs: refs without repeats, in order.
+func uniqueRefs(refs []model.ObjectRef) []model.ObjectRef {
+	var out []model.ObjectRef
+	for _, r := range refs {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func identities(ids []model.Identity) string {

@@ -103,8 +103,9 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		problems, more model.Problems
 		objects        []runtime.Object
 	}
+	build := normalize.Options{IdentitiesElsewhere: backend.IdentitiesElsewhere(be)}
 	outs, _ := parallel.Map(append(mem.Keys(), model.MeshKey), func(_ int, k model.Key) (keyOut, error) {
-		slice, problems := normalize.Build(k, mem)
+		slice, problems := build.Build(k, mem)
 		if k.Kind == model.KeyRoute {
 			return keyOut{problems: problems}, nil
 		}

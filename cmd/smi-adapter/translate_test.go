@@ -126,6 +126,29 @@ func TestTranslateConsul(t *testing.T) {
 	}
 }
 
+// TestTranslateConsulNamespaceCollapse: translate builds the model as the
+// controller does for Consul's free edition: a pod running as ns-b/web
+// closes the grant to ns-a/web ("web" would be both) and says why with
+// --strict; with mirrored namespaces the two stay apart and web is granted.
+func TestTranslateConsulNamespaceCollapse(t *testing.T) {
+	in := "../../adapters/consul/testdata/access-namespace-collapse.in.yaml"
+	for _, tc := range []struct {
+		opts      []string
+		collapsed bool
+	}{{nil, true}, {[]string{"--backend-opt", "mirror-namespaces=true"}, false}} {
+		var out, errb bytes.Buffer
+		err := translate(append([]string{"--backend", "consul", "--strict", "-o", "json", "-f", in}, tc.opts...), nil, &out, &errb)
+		if tc.collapsed != errors.Is(err, errInvalid) {
+			t.Errorf("%v: err %v, want the strict failure %v", tc.opts, err, tc.collapsed)
+		}
+		said := strings.Contains(errb.String(), "consul: error: TrafficTarget ns-a/api NamespaceCollapse: ") && strings.Contains(errb.String(), "ns-b/web exists now")
+		granted := strings.Contains(out.String(), `"Name": "web"`)
+		if said != tc.collapsed || granted == tc.collapsed {
+			t.Errorf("%v: reported %v, web granted %v, want collapsed %v\n%s\n%s", tc.opts, said, granted, tc.collapsed, errb.String(), out.String())
+		}
+	}
+}
+
 // TestJSONListIsMarshalIndent: the List printed item by item is what
 // json.MarshalIndent prints for it.
 func TestJSONListIsMarshalIndent(t *testing.T) {

@@ -1,9 +1,10 @@
 // Package backend is the contract between smi-adapter's controller and the
 // mesh adapters (as external-dns keeps its provider interface apart from its
 // controller): what a backend is (Backend, and the optional Translator,
-// Resyncer and Watcher), what its constructor gets (Options), and the
-// explicit registry of constructors main builds. An adapter imports this
-// package and core/model, never the controller's controller-runtime wiring.
+// Resyncer, NamespaceCollapser and Watcher), what its constructor gets
+// (Options), and the explicit registry of constructors main builds. An
+// adapter imports this package and core/model, never the controller's
+// controller-runtime wiring.
 package backend
 
 import (
@@ -52,6 +53,27 @@ type Translator interface {
 // is repaired and a restarted mesh gets its state back.
 type Resyncer interface {
 	ResyncPeriod() time.Duration
+}
+
+// NamespaceCollapser is implemented by backends whose mesh may name a source
+// identity by its name alone (Consul's free edition: ns-a/web is the Consul
+// source "web", which every namespace's web also is). When
+// CollapsesNamespaces is true, the controller and translate fill
+// model.Grant.Elsewhere (the other namespaces' identities of each source's
+// name that exist now) and reconcile the policies naming a source of a name
+// whenever a pod or Service of that name appears, goes or changes in any
+// namespace. Other backends never pay for that lookup.
+type NamespaceCollapser interface {
+	// CollapsesNamespaces reports whether source names lose their namespace
+	// (fixed for the backend's lifetime).
+	CollapsesNamespaces() bool
+}
+
+// IdentitiesElsewhere reports whether b needs model.Grant.Elsewhere: it is a
+// NamespaceCollapser that collapses namespaces.
+func IdentitiesElsewhere(b Backend) bool {
+	c, ok := b.(NamespaceCollapser)
+	return ok && c.CollapsesNamespaces()
 }
 
 // Watcher is implemented by backends that write Kubernetes objects. The

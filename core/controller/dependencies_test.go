@@ -34,6 +34,9 @@ import (
 // a client that already holds the new state, as the informer cache does when
 // handlers run. A key missed here keeps a stale policy until the next resync
 // (a pod taking another identity's labels once left a policy wider than SMI).
+// The model is built as for a backend that collapses namespaces
+// (IdentitiesElsewhere): pods and Services of a second namespace, some named
+// like the accounts, change the policies granting a source of their name.
 func TestEveryAffectedKeyIsEnqueued(t *testing.T) {
 	scheme, err := NewScheme()
 	if err != nil {
@@ -66,7 +69,15 @@ func TestEveryAffectedKeyIsEnqueued(t *testing.T) {
 	}
 }
 
-const depNS = "ns"
+const (
+	depNS = "ns"
+	// depOther is the second namespace: sources name it, and pods and
+	// Services there are identities of the same names as depNS's.
+	depOther = "other"
+)
+
+// depBuild builds the model as for a backend that collapses namespaces.
+var depBuild = normalize.Options{IdentitiesElsewhere: true}
 
 var (
 	accounts = []string{"a", "b", "c"}
@@ -96,13 +107,16 @@ func (g *world) labels() map[string]string {
 	return out
 }
 
+// ns is depNS two times in three, else depOther.
+func (g *world) ns() string { return g.pick([]string{depNS, depNS, depOther}) }
+
 func (g *world) pod() client.Object {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: g.name("pod"), Labels: g.labels()},
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: g.ns(), Name: g.name("pod"), Labels: g.labels()},
 		Spec: corev1.PodSpec{ServiceAccountName: g.pick(accounts), Containers: []corev1.Container{{Name: "c",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(8080 + g.r.IntN(2))}}}}}}
 }
 
-func (g *world) service(name string) client.Object {
+func (g *world) service(ns, name string) client.Object {
 	sel := g.labels()
 	if len(sel) == 0 {
 		sel = nil
@@ -111,7 +125,7 @@ func (g *world) service(name string) client.Object {
 	if g.r.IntN(2) == 0 {
 		port.TargetPort = intstr.FromString("http")
 	}
-	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: depNS, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
 }
 
 func (g *world) target() client.Object {
@@ -155,7 +169,12 @@ func (g *world) random() []client.Object {
 	}
 	for _, s := range services {
 		if g.r.IntN(4) > 0 {
-			out = append(out, g.service(s))
+			out = append(out, g.service(depNS, s))
+		}
+	}
+	for _, a := range accounts { // Services named like the accounts: identities too
+		if g.r.IntN(4) == 0 {
+			out = append(out, g.service(g.ns(), a))
 		}
 	}
 	for range g.r.IntN(4) {
@@ -183,9 +202,13 @@ func (g *world) change(w []client.Object) (after []client.Object, old, new clien
 		case 0:
 			new = g.pod()
 		case 1:
-			new = g.service(g.name("svc"))
-			if g.r.IntN(2) == 0 {
-				new = g.service(g.pick(services))
+			switch g.r.IntN(3) {
+			case 0:
+				new = g.service(depNS, g.name("svc"))
+			case 1:
+				new = g.service(depNS, g.pick(services))
+			default:
+				new = g.service(g.ns(), g.pick(accounts))
 			}
 		case 2:
 			new = g.target()
@@ -209,18 +232,19 @@ func (g *world) change(w []client.Object) (after []client.Object, old, new clien
 		switch o := old.(type) {
 		case *corev1.Pod:
 			p := o.DeepCopy()
-			switch g.r.IntN(3) {
+			switch g.r.IntN(4) {
 			case 0:
 				p.Labels = g.labels()
 			case 1:
 				p.Status.Phase = pick(g.r, []corev1.PodPhase{corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed})
+			case 2:
+				p.Spec.ServiceAccountName = g.pick(append([]string{""}, accounts...))
 			default:
 				p.Spec.Containers[0].Ports[0].ContainerPort = int32(8080 + g.r.IntN(3))
 			}
 			new = p
 		case *corev1.Service:
-			s := g.service(o.Name)
-			new = s
+			new = g.service(o.Namespace, o.Name)
 		case *accessv1alpha3.TrafficTarget:
 			tt := g.target().(*accessv1alpha3.TrafficTarget)
 			tt.Name = o.Name
@@ -240,7 +264,7 @@ func (g *world) change(w []client.Object) (after []client.Object, old, new clien
 }
 
 func sameObject(a, b client.Object) bool {
-	return fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b) && a.GetName() == b.GetName()
+	return fmt.Sprintf("%T", a) == fmt.Sprintf("%T", b) && a.GetNamespace() == b.GetNamespace() && a.GetName() == b.GetName()
 }
 
 // affected lists the keys whose model slice or problems differ between the worlds.
@@ -252,7 +276,7 @@ func affected(t *testing.T, before, after []client.Object) []model.Key {
 	for _, w := range [][]client.Object{before, after} {
 		for _, o := range w {
 			if s, ok := o.(*corev1.Service); ok {
-				universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: depNS, Name: s.Name})
+				universe = append(universe, model.Key{Kind: model.KeySplit, Namespace: s.Namespace, Name: s.Name})
 			}
 		}
 	}
@@ -290,7 +314,7 @@ func memory(t *testing.T, w []client.Object) *normalize.Memory {
 
 // build renders a key's model and problems.
 func build(k model.Key, s normalize.Source) string {
-	slice, problems := normalize.Build(k, s)
+	slice, problems := depBuild.Build(k, s)
 	b, _ := json.Marshal(slice)
 	var lines []string
 	for ref, err := range problems {
@@ -306,14 +330,14 @@ func build(k model.Key, s normalize.Source) string {
 // holding the world after the change.
 func enqueued(t *testing.T, scheme *runtime.Scheme, after []client.Object, old, new client.Object) map[model.Key]bool {
 	b := fake.NewClientBuilder().WithScheme(scheme)
-	for _, i := range indexes() {
+	for _, i := range append(indexes(), elsewhereIndexes()...) {
 		b = b.WithIndex(i.obj, i.field, i.fn)
 	}
 	objs := make([]client.Object, len(after))
 	for i, o := range after {
 		objs[i] = o.DeepCopyObject().(client.Object)
 	}
-	m := &mapper{c: b.WithObjects(objs...).Build()}
+	m := &mapper{c: b.WithObjects(objs...).Build(), elsewhere: depBuild.IdentitiesElsewhere}
 	q := &captureQueue{keys: map[model.Key]bool{}}
 	ctx := context.Background()
 	obj := new
@@ -324,7 +348,7 @@ func enqueued(t *testing.T, scheme *runtime.Scheme, after []client.Object, old, 
 	case *corev1.Pod:
 		dispatch(ctx, podHandler(m), old, new, q)
 	case *corev1.Service:
-		dispatch(ctx, keys(m.serviceKeys), old, new, q)
+		dispatch(ctx, serviceHandler(m), old, new, q)
 	case *accessv1alpha3.TrafficTarget:
 		dispatch(ctx, targetHandler(), old, new, q)
 	case *splitv1alpha4.TrafficSplit:
@@ -384,4 +408,42 @@ func dump(w []client.Object) string {
 		out = append(out, fmt.Sprintf("%T %s", o, b))
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestIdentityKeysOnlyWhenCollapsing: a pod running as web in another
+// namespace enqueues the policy granting ns-a/web only for a backend that
+// collapses namespaces (Consul's free edition); for the others (Istio,
+// Linkerd) it changes nothing and enqueues nothing.
+func TestIdentityKeysOnlyWhenCollapsing(t *testing.T) {
+	scheme, err := NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-a", Name: "api"},
+		Spec: accessv1alpha3.TrafficTargetSpec{
+			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "api"},
+			Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "TCPRoute", Name: "tcp"}},
+			Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "web"}},
+		}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-b", Name: "web-0"}, Spec: corev1.PodSpec{ServiceAccountName: "web"}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-c", Name: "web"}}
+	want := model.Key{Kind: model.KeyAccess, Namespace: "ns-a", Name: "api"}
+	for _, elsewhere := range []bool{false, true} {
+		b := fake.NewClientBuilder().WithScheme(scheme)
+		for _, i := range append(indexes(), elsewhereIndexes()...) {
+			b = b.WithIndex(i.obj, i.field, i.fn)
+		}
+		m := &mapper{c: b.WithObjects(tt, pod, svc).Build(), elsewhere: elsewhere}
+		for _, obj := range []client.Object{pod, svc} {
+			q := &captureQueue{keys: map[model.Key]bool{}}
+			if p, ok := obj.(*corev1.Pod); ok {
+				dispatch(context.Background(), podHandler(m), nil, p, q)
+			} else {
+				dispatch(context.Background(), serviceHandler(m), nil, obj, q)
+			}
+			if q.keys[want] != elsewhere || len(q.keys) > 1 {
+				t.Errorf("elsewhere=%v: creating %T %s/%s enqueued %v", elsewhere, obj, obj.GetNamespace(), obj.GetName(), keysOf(q.keys))
+			}
+		}
+	}
 }

@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
@@ -16,6 +18,12 @@ const (
 	indexKey      = "smi.key"      // TrafficTarget/TrafficSplit -> model.Key.String()
 	indexRoutes   = "smi.routes"   // TrafficTarget/TrafficSplit -> "Kind/ns/name" of routes used
 	indexServices = "smi.services" // TrafficSplit -> "ns/name" of root and backends
+	// indexSources: TrafficTarget -> names of its ServiceAccount sources;
+	// indexIdentity: Pod (not terminated) -> its service account, Service ->
+	// its name (normalize.IdentityExists). Together, cluster-wide, they find
+	// the identities that share a source's name (backend.NamespaceCollapser).
+	indexSources  = "smi.sourceNames"
+	indexIdentity = "smi.identity"
 )
 
 func routeIndexValue(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
@@ -27,8 +35,14 @@ type fieldIndex struct {
 	fn    client.IndexerFunc
 }
 
-func setupIndexes(ctx context.Context, fi client.FieldIndexer) error {
-	for _, i := range indexes() {
+// setupIndexes registers the indexes, and elsewhereIndexes when elsewhere
+// (otherwise every pod would carry an entry nothing reads).
+func setupIndexes(ctx context.Context, fi client.FieldIndexer, elsewhere bool) error {
+	all := indexes()
+	if elsewhere {
+		all = append(all, elsewhereIndexes()...)
+	}
+	for _, i := range all {
 		if err := fi.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
 			return fmt.Errorf("index %T %s: %w", i.obj, i.field, err)
 		}
@@ -69,4 +83,31 @@ func indexes() []fieldIndex {
 			return out
 		}},
 	}
+}
+
+// elsewhereIndexes are the indexes normalize.Options.IdentitiesElsewhere
+// reads (cacheSource.IdentityNamespaces, mapper.sourceNameKeys).
+func elsewhereIndexes() []fieldIndex {
+	return []fieldIndex{
+		{&accessv1alpha3.TrafficTarget{}, indexSources, func(o client.Object) []string {
+			tt := o.(*accessv1alpha3.TrafficTarget)
+			out := make([]string, 0, len(tt.Spec.Sources))
+			for _, s := range tt.Spec.Sources {
+				if !slices.Contains(out, s.Name) {
+					out = append(out, s.Name)
+				}
+			}
+			return out
+		}},
+		{&corev1.Pod{}, indexIdentity, func(o client.Object) []string { return identityIndex(o.(*corev1.Pod), nil) }},
+		{&corev1.Service{}, indexIdentity, func(o client.Object) []string { return identityIndex(nil, o.(*corev1.Service)) }},
+	}
+}
+
+// identityIndex: the identity name a pod or Service makes exist, if any.
+func identityIndex(pod *corev1.Pod, svc *corev1.Service) []string {
+	if name, ok := normalize.IdentityExists(pod, svc); ok {
+		return []string{name}
+	}
+	return nil
 }

@@ -27,6 +27,8 @@ type Reconciler struct {
 	client   client.Client // reads from the cache, writes to the apiserver
 	backend  backend.Backend
 	recorder recorder.EventRecorder
+	// build adds to the model what the backend needs (normalize.Options).
+	build normalize.Options
 	// written remembers, per object UID, the status this reconciler last
 	// patched and the resourceVersion it patched from: a reconcile that
 	// still reads that version from the cache does not patch the same
@@ -61,7 +63,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	start := time.Now()
 
 	src := &cacheSource{ctx: ctx, r: r.client}
-	slice, problems := normalize.Build(key, src)
+	slice, problems := r.build.Build(key, src)
 	origins := r.origins(ctx, key, src)
 	if src.err != nil {
 		reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), "error").Inc()

@@ -46,11 +46,12 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	if cfg.Backend == nil {
 		return fmt.Errorf("no backend")
 	}
-	if err := setupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	build := normalize.Options{IdentitiesElsewhere: backend.IdentitiesElsewhere(cfg.Backend)}
+	if err := setupIndexes(ctx, mgr.GetFieldIndexer(), build.IdentitiesElsewhere); err != nil {
 		return err
 	}
-	r := &Reconciler{client: mgr.GetClient(), backend: cfg.Backend, recorder: mgr.GetEventRecorder("smi-adapter")}
-	m := &mapper{c: mgr.GetClient()}
+	r := &Reconciler{client: mgr.GetClient(), backend: cfg.Backend, recorder: mgr.GetEventRecorder("smi-adapter"), build: build}
+	m := &mapper{c: mgr.GetClient(), elsewhere: build.IdentitiesElsewhere}
 	c := mgr.GetCache()
 	workers := cfg.MaxConcurrentReconciles
 	if workers <= 0 {
@@ -92,7 +93,7 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, routeHandler[*specsv1alpha4.HTTPRouteGroup](m, normalize.KindHTTPRouteGroup))).
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.TCPRoute{}, routeHandler[*specsv1alpha4.TCPRoute](m, normalize.KindTCPRoute))).
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.UDPRoute{}, routeHandler[*specsv1alpha4.UDPRoute](m, normalize.KindUDPRoute))).
-		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, keys(m.serviceKeys))).
+		WatchesRawSource(source.TypedKind(c, &corev1.Service{}, serviceHandler(m))).
 		WatchesRawSource(source.TypedKind(c, &corev1.Pod{}, podHandler(m))).
 		Complete(r)
 }
@@ -121,7 +122,55 @@ func routeHandler[T client.Object](m *mapper, kind string) handler.TypedFuncs[T,
 
 // mapper turns a change of a referenced object into the keys it affects,
 // through the cache indexes: cost proportional to what the change touches.
-type mapper struct{ c client.Reader }
+// With elsewhere (normalize.Options.IdentitiesElsewhere), a pod or Service
+// also affects the policies granting a source of its identity's name, in
+// every namespace.
+type mapper struct {
+	c         client.Reader
+	elsewhere bool
+}
+
+// sourceNameKeys: with elsewhere, the access keys of every TrafficTarget
+// (any namespace) that names a source called one of names.
+func (m *mapper) sourceNameKeys(ctx context.Context, names ...string) []model.Key {
+	if !m.elsewhere {
+		return nil
+	}
+	var out []model.Key
+	for _, name := range names {
+		var tts accessv1alpha3.TrafficTargetList
+		if err := m.c.List(ctx, &tts, client.MatchingFields{indexSources: name}, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "list TrafficTargets by source name", "name", name)
+			continue
+		}
+		for i := range tts.Items {
+			if k := normalize.AccessKey(&tts.Items[i]); !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// identityKeys: sourceNameKeys of the identities that pods or Services (one
+// object, or the old and new forms of one) make exist, unless an edit kept
+// the identity as it was.
+func (m *mapper) identityKeys(ctx context.Context, pods []*corev1.Pod, svcs []*corev1.Service) []model.Key {
+	var names []string
+	for _, p := range pods {
+		if n, ok := normalize.IdentityExists(p, nil); ok {
+			names = append(names, n)
+		}
+	}
+	for _, s := range svcs {
+		names = append(names, s.Name)
+	}
+	if len(pods)+len(svcs) == 2 && len(names) == 2 && names[0] == names[1] {
+		return nil
+	}
+	slices.Sort(names)
+	return m.sourceNameKeys(ctx, slices.Compact(names)...)
+}
 
 func (m *mapper) routeKeys(ctx context.Context, kind, ns, name string) []model.Key {
 	out := []model.Key{{Kind: model.KeyRoute, RouteKind: kind, Namespace: ns, Name: name}}
@@ -149,6 +198,23 @@ func (m *mapper) serviceKeys(ctx context.Context, svc *corev1.Service) []model.K
 	// Access keys list the Services in front of their pods: the accounts of
 	// the pods this Service selects are affected.
 	return append(out, m.accessKeysBehind(ctx, svc)...)
+}
+
+// serviceHandler enqueues serviceKeys; a Service created or deleted also
+// makes an identity of its name exist or go (identityKeys; an edit keeps
+// its name).
+func serviceHandler(m *mapper) handler.TypedFuncs[*corev1.Service, model.Key] {
+	h := keys(m.serviceKeys)
+	create, del := h.CreateFunc, h.DeleteFunc
+	h.CreateFunc = func(ctx context.Context, e event.TypedCreateEvent[*corev1.Service], q queue) {
+		create(ctx, e, q)
+		enqueue(q, m.identityKeys(ctx, nil, []*corev1.Service{e.Object})...)
+	}
+	h.DeleteFunc = func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Service], q queue) {
+		del(ctx, e, q)
+		enqueue(q, m.identityKeys(ctx, nil, []*corev1.Service{e.Object})...)
+	}
+	return h
 }
 
 // accessKeysBehindName: accessKeysBehind of the Service ns/name, if it exists.
@@ -346,6 +412,7 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 	return handler.TypedFuncs[*corev1.Pod, model.Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Pod], q queue) {
 			enqueue(q, m.podKeys(ctx, e.Object)...)
+			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{e.Object}, nil)...)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
 			o, n := e.ObjectOld, e.ObjectNew
@@ -354,9 +421,11 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 				return
 			}
 			enqueue(q, m.podKeys(ctx, o, n)...)
+			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{o, n}, nil)...)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {
 			enqueue(q, m.podKeys(ctx, e.Object)...)
+			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{e.Object}, nil)...)
 		},
 	}
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -95,6 +96,24 @@ func (s *cacheSource) Pods(ns string) []*corev1.Pod {
 		out[i] = &l.Items[i]
 	}
 	return out
+}
+
+// IdentityNamespaces answers from the cluster-wide identity index of pods
+// and Services.
+func (s *cacheSource) IdentityNamespaces(name string) []string {
+	var pods corev1.PodList
+	s.list(&pods, client.MatchingFields{indexIdentity: name}, client.UnsafeDisableDeepCopy)
+	var svcs corev1.ServiceList
+	s.list(&svcs, client.MatchingFields{indexIdentity: name}, client.UnsafeDisableDeepCopy)
+	out := make([]string, 0, len(pods.Items)+len(svcs.Items))
+	for i := range pods.Items {
+		out = append(out, pods.Items[i].Namespace)
+	}
+	for i := range svcs.Items {
+		out = append(out, svcs.Items[i].Namespace)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (s *cacheSource) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTarget {

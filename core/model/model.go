@@ -137,6 +137,13 @@ type Grant struct {
 	Source Identity    `json:"source"`
 	Rules  []Rule      `json:"rules"`
 	From   []ObjectRef `json:"from"`
+	// Elsewhere are the identities of Source's name in other namespaces that
+	// exist now (a pod running as a service account of that name, or a
+	// Service of that name: what consul-k8s registers under the name), sorted.
+	// A mesh that names sources without their namespace (Consul's free
+	// edition) grants them whatever it grants Source. Filled only for
+	// backends that need it (backend.NamespaceCollapser), else empty.
+	Elsewhere []Identity `json:"elsewhere,omitempty"`
 }
 
 // AccessPolicy is everything the destination identity accepts. No Grants

@@ -261,3 +261,24 @@ func dedupeRules(rules []model.Rule) []model.Rule {
 	}
 	return out
 }
+
+// Elsewhere fills each grant's Elsewhere: the identities of its source's
+// name that exist now in other namespaces (Lookup.IdentityNamespaces), one
+// lookup per source name.
+func Elsewhere(pol *model.AccessPolicy, l Lookup) {
+	found := map[string][]string{}
+	for i := range pol.Grants {
+		g := &pol.Grants[i]
+		nss, ok := found[g.Source.Name]
+		if !ok {
+			nss = l.IdentityNamespaces(g.Source.Name)
+			found[g.Source.Name] = nss
+		}
+		g.Elsewhere = nil
+		for _, ns := range nss {
+			if ns != g.Source.Namespace {
+				g.Elsewhere = append(g.Elsewhere, model.Identity{Namespace: ns, Name: g.Source.Name})
+			}
+		}
+	}
+}

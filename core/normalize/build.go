@@ -17,10 +17,26 @@ type Source interface {
 	TrafficSplits(key model.Key) []*splitv1alpha4.TrafficSplit
 }
 
+// Options add to the model what only some backends need.
+type Options struct {
+	// IdentitiesElsewhere fills model.Grant.Elsewhere (Lookup.IdentityNamespaces
+	// per source name). The access slices then depend on the pods and
+	// Services of every namespace, so only a backend that names sources
+	// without their namespace (backend.NamespaceCollapser) asks for it: for
+	// the others, pods elsewhere change neither digests nor reconciles.
+	IdentitiesElsewhere bool
+}
+
+// Build computes the model slice of one key and the problems of the objects
+// that feed it, with no Options.
+func Build(key model.Key, s Source) (*model.Slice, model.Problems) {
+	return Options{}.Build(key, s)
+}
+
 // Build computes the model slice of one key and the problems of the objects
 // that feed it. It is what the controller runs per reconcile and what
 // translate runs per key.
-func Build(key model.Key, s Source) (*model.Slice, model.Problems) {
+func (o Options) Build(key model.Key, s Source) (*model.Slice, model.Problems) {
 	slice := &model.Slice{Key: key}
 	switch key.Kind {
 	case model.KeyAccess:
@@ -29,6 +45,9 @@ func Build(key model.Key, s Source) (*model.Slice, model.Problems) {
 			return slice, model.Problems{}
 		}
 		pol, p := Access(key, tts, s)
+		if o.IdentitiesElsewhere {
+			Elsewhere(pol, s)
+		}
 		slice.Access = pol
 		return slice, p
 	case model.KeySplit:

@@ -17,4 +17,25 @@ type Lookup interface {
 	Services(namespace string) []*corev1.Service
 	// Pods lists the pods of a namespace (for exact workload selection).
 	Pods(namespace string) []*corev1.Pod
+	// IdentityNamespaces lists, sorted and once each, the namespaces in
+	// which an identity named name exists now: a pod that has not
+	// terminated running as service account name (ServiceAccountOf), or a
+	// Service named name — both what consul-k8s registers as the Consul
+	// service name. It looks at every namespace.
+	IdentityNamespaces(name string) []string
+}
+
+// IdentityExists reports whether pod or svc (one of them nil) makes an
+// identity of its name exist for IdentityNamespaces, and under which name.
+func IdentityExists(pod *corev1.Pod, svc *corev1.Service) (name string, ok bool) {
+	switch {
+	case pod != nil:
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			return "", false
+		}
+		return serviceAccountOf(pod), true
+	case svc != nil:
+		return svc.Name, true
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +26,8 @@ type Memory struct {
 	services map[string]*corev1.Service
 	svcByNS  map[string][]*corev1.Service
 	pods     map[string][]*corev1.Pod
+	allPods  []*corev1.Pod
+	allSvcs  []*corev1.Service
 }
 
 var _ Source = (*Memory)(nil)
@@ -61,8 +64,10 @@ func NewMemory(defaultNamespace string, objs ...runtime.Object) (*Memory, error)
 		case *corev1.Service:
 			m.services[nn(v.Namespace, v.Name)] = v
 			m.svcByNS[v.Namespace] = append(m.svcByNS[v.Namespace], v)
+			m.allSvcs = append(m.allSvcs, v)
 		case *corev1.Pod:
 			m.pods[v.Namespace] = append(m.pods[v.Namespace], v)
+			m.allPods = append(m.allPods, v)
 		default:
 			return nil, fmt.Errorf("unsupported object %T", o)
 		}
@@ -91,6 +96,23 @@ func (m *Memory) Services(ns string) []*corev1.Service {
 
 // Pods implements Lookup.
 func (m *Memory) Pods(ns string) []*corev1.Pod { return m.pods[ns] }
+
+// IdentityNamespaces implements Lookup by scanning every pod and Service.
+func (m *Memory) IdentityNamespaces(name string) []string {
+	var out []string
+	for _, p := range m.allPods {
+		if n, ok := IdentityExists(p, nil); ok && n == name {
+			out = append(out, p.Namespace)
+		}
+	}
+	for _, s := range m.allSvcs {
+		if s.Name == name {
+			out = append(out, s.Namespace)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // TrafficTargets implements Source.
 func (m *Memory) TrafficTargets(key model.Key) []*accessv1alpha3.TrafficTarget {
