@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -71,6 +72,18 @@ type Sink struct {
 	Live client.Reader
 	// Kinds are every kind the backend writes; pruning looks at all of them.
 	Kinds []schema.GroupVersionKind
+	// written remembers, per object, the last update this sink made: the
+	// resourceVersion it updated from and what it wrote. A cache that still
+	// shows that version has not seen the update yet; writing the same
+	// again from it would only fail on the stale resourceVersion.
+	written sync.Map // objectID -> writtenObject
+}
+
+type writtenObject struct{ fromRV, want string }
+
+// wantOf is what an update writes: body, labels and annotations.
+func wantOf(u *unstructured.Unstructured) string {
+	return backend.BodyDigest(u.Object) + "|" + fmt.Sprint(u.GetLabels()) + "|" + fmt.Sprint(u.GetAnnotations())
 }
 
 // IndexKeyHash is the cache field index of the objects smi-adapter owns, by
@@ -156,7 +169,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 				problems.Add(&model.Diagnostic{Object: src, Severity: model.SeverityError, Reason: ReasonConflict,
 					Message: fmt.Sprintf("%s %s/%s already exists and is not managed by smi-adapter; smi-adapter does not overwrite it", u.GetKind(), u.GetNamespace(), u.GetName())})
 			}
-		case upToDate(existing, u):
+		case upToDate(existing, u) || s.alreadyWritten(id, existing, u):
 			stats.Unchanged++
 		default:
 			updated := existing.DeepCopy()
@@ -188,6 +201,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 				errs = multierror.Append(errs, fmt.Errorf("update %s: %w", id, err))
 				continue
 			}
+			s.written.Store(id, writtenObject{fromRV: existing.GetResourceVersion(), want: wantOf(u)})
 			stats.Updated++
 			writes.WithLabelValues(u.GetKind(), "update").Inc()
 			log.Info("updated", "object", id)
@@ -213,6 +227,7 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 					errs = multierror.Append(errs, fmt.Errorf("delete %s: %w", id, err))
 					continue
 				}
+				s.written.Delete(id)
 				stats.Deleted++
 				writes.WithLabelValues(gvk.Kind, "delete").Inc()
 				log.Info("deleted", "object", id)
@@ -223,6 +238,13 @@ func (s *Sink) Apply(ctx context.Context, key model.Key, desired []Object) (mode
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// alreadyWritten: this sink updated the object to desired from the very
+// version the cache shows (the cache is behind our own write).
+func (s *Sink) alreadyWritten(id string, existing, desired *unstructured.Unstructured) bool {
+	w, ok := s.written.Load(id)
+	return ok && w.(writtenObject).fromRV == existing.GetResourceVersion() && w.(writtenObject).want == wantOf(desired)
+}
 
 func objectID(gvk schema.GroupVersionKind, ns, name string) string {
 	return gvk.Kind + " " + ns + "/" + name

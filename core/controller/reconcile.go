@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 
 	"github.com/hashicorp/go-multierror"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +39,49 @@ type Reconciler struct {
 	// still reads that version from the cache does not patch the same
 	// status again.
 	written sync.Map // types.UID -> writtenStatus
+	// queue is the controller's queue, once it started (nil: status writes
+	// are never deferred).
+	queue atomic.Pointer[priorityqueue.PriorityQueue[model.Key]]
+	// deferred holds the keys whose status writes were deferred once
+	// behind the mesh writes of other keys; deferring counts them.
+	deferred  sync.Map // model.Key -> struct{}
+	deferring atomic.Int64
+}
+
+// newQueue builds the controller's priority queue (as controller-runtime
+// does by default) and keeps it, so that a reconcile can see whether other
+// keys wait.
+func (r *Reconciler) newQueue(log logr.Logger) func(string, workqueue.TypedRateLimiter[model.Key]) workqueue.TypedRateLimitingInterface[model.Key] {
+	return func(name string, rl workqueue.TypedRateLimiter[model.Key]) workqueue.TypedRateLimitingInterface[model.Key] {
+		q := priorityqueue.New(name, func(o *priorityqueue.Opts[model.Key]) {
+			o.Log = log.WithValues("controller", name)
+			o.RateLimiter = rl
+		})
+		r.queue.Store(&q)
+		return q
+	}
+}
+
+// othersWaiting is the number of keys ready in the queue, not counting
+// those waiting only to write their status.
+func (r *Reconciler) othersWaiting() int {
+	q := r.queue.Load()
+	if q == nil {
+		return 0
+	}
+	return (*q).Len() - int(r.deferring.Load())
+}
+
+// statusPriority is the queue priority of a key whose mesh objects are
+// written and whose status writes wait: behind every key that may still
+// have mesh writes to make, new grants included.
+const statusPriority = newGrantPriority - 1
+
+// plannedStatus is the status one SMI object should get.
+type plannedStatus struct {
+	obj   client.Object
+	conds []metav1.Condition
+	diags []*model.Diagnostic
 }
 
 var _ reconcile.TypedReconciler[model.Key] = (*Reconciler)(nil)
@@ -81,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		backendProblems.Merge(more)
 	}
 
-	var errs *multierror.Error
+	var planned []plannedStatus
 	for _, obj := range origins {
 		ref := model.ObjectRef{Kind: kindOf(obj), Namespace: obj.GetNamespace(), Name: obj.GetName(), Generation: obj.GetGeneration()}
 		diags := problems.Diagnostics(ref)
@@ -94,7 +142,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 			conds = append(conds, programmedCondition(obj.GetGeneration(), r.backend.Name(), accepted, syncErr, bd))
 			diags = append(diags, bd...)
 		}
-		if _, err := r.writeStatus(ctx, obj, conds, diags); err != nil {
+		planned = append(planned, plannedStatus{obj, conds, diags})
+	}
+	if r.deferStatus(key, syncErr, planned) {
+		reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), "status-deferred").Inc()
+		log.V(1).Info("status deferred behind other keys", "duration", time.Since(start).String())
+		p := statusPriority
+		return reconcile.Result{RequeueAfter: time.Nanosecond, Priority: &p}, nil
+	}
+	var errs *multierror.Error
+	for _, ps := range planned {
+		if _, err := r.writeStatus(ctx, ps.obj, ps.conds, ps.diags); err != nil {
 			errs = multierror.Append(errs, err)
 		}
 	}
@@ -112,6 +170,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		res.RequeueAfter = rs.ResyncPeriod()
 	}
 	return res, errs.ErrorOrNil()
+}
+
+// deferStatus: the mesh comes first. While other keys wait in the queue, a
+// key whose mesh objects are in sync defers its status writes once, to be
+// written when it comes round again behind every key still waiting (the
+// next reconcile of the key writes whatever it finds, deferred or not). A
+// status write costs the apiserver more than a mesh write (the conversion
+// webhook for every served SMI version's watch cache): in a burst, the mesh
+// follows every edit first and Programmed follows the mesh.
+func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus) bool {
+	if _, again := r.deferred.LoadAndDelete(key); again {
+		r.deferring.Add(-1)
+		return false
+	}
+	if syncErr != nil || r.othersWaiting() <= 0 {
+		return false
+	}
+	for _, ps := range planned {
+		if r.statusChanges(ps.obj, ps.conds) {
+			r.deferred.Store(key, struct{}{})
+			r.deferring.Add(1)
+			return true
+		}
+	}
+	return false
 }
 
 // origins lists the SMI objects whose status this key owns, as copies.

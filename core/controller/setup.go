@@ -87,7 +87,8 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	}))
 	return b.
 		Named("smi").
-		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers, SkipNameValidation: &cfg.SkipNameValidation}).
+		WithOptions(controller.TypedOptions[model.Key]{MaxConcurrentReconciles: workers, SkipNameValidation: &cfg.SkipNameValidation,
+			NewQueue: r.newQueue(mgr.GetLogger())}).
 		WatchesRawSource(source.TypedKind(c, &accessv1alpha3.TrafficTarget{}, targetHandler())).
 		WatchesRawSource(source.TypedKind(c, &splitv1alpha4.TrafficSplit{}, m.splitHandler())).
 		WatchesRawSource(source.TypedKind(c, &specsv1alpha4.HTTPRouteGroup{}, routeHandler[*specsv1alpha4.HTTPRouteGroup](m, normalize.KindHTTPRouteGroup))).

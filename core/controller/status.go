@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
@@ -134,29 +135,44 @@ func sameConditions(a, b []metav1.Condition) bool {
 	return true
 }
 
+// statusChanges: setting conds on obj changes its status, and this
+// reconciler has not already written that status from the version it reads.
+func (r *Reconciler) statusChanges(obj client.Object, conds []metav1.Condition) bool {
+	have := statusOf(obj).Conditions
+	want := append([]metav1.Condition(nil), have...)
+	for _, c := range conds {
+		meta.SetStatusCondition(&want, c)
+	}
+	if equality.Semantic.DeepEqual(have, want) {
+		return false
+	}
+	// The cache may not have seen our last patch yet: the same patch from the
+	// same version is a write that changes nothing.
+	if w, ok := r.written.Load(obj.GetUID()); ok {
+		if last := w.(writtenStatus); last.fromRV == obj.GetResourceVersion() && sameConditions(last.conds, want) {
+			return false
+		}
+	}
+	return true
+}
+
 // writeStatus sets the conditions on obj and patches its status when they
 // changed; it emits Events for an Accepted condition that changed and is not
 // plainly True. It returns whether it wrote.
 func (r *Reconciler) writeStatus(ctx context.Context, obj client.Object, conds []metav1.Condition, diags []*model.Diagnostic) (bool, error) {
 	before := obj.DeepCopyObject().(client.Object)
+	if !r.statusChanges(obj, conds) {
+		return false, nil
+	}
 	st := statusOf(obj)
 	for _, c := range conds {
 		meta.SetStatusCondition(&st.Conditions, c)
-	}
-	if equality.Semantic.DeepEqual(statusOf(before).Conditions, st.Conditions) {
-		return false, nil
-	}
-	// The cache may not have seen our last patch yet: the same patch from the
-	// same version is a write that changes nothing.
-	if w, ok := r.written.Load(obj.GetUID()); ok {
-		if last := w.(writtenStatus); last.fromRV == before.GetResourceVersion() && sameConditions(last.conds, st.Conditions) {
-			return false, nil
-		}
 	}
 	if err := r.client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil {
 		return false, fmt.Errorf("patch status of %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	statusWrites.WithLabelValues(kindOf(obj)).Inc()
+	logf.FromContext(ctx).V(1).Info("status written", "object", kindOf(obj)+" "+obj.GetNamespace()+"/"+obj.GetName(), "generation", obj.GetGeneration(), "fromResourceVersion", before.GetResourceVersion(), "had", statusOf(before).Conditions, "now", st.Conditions)
 	r.written.Store(obj.GetUID(), writtenStatus{fromRV: before.GetResourceVersion(), conds: append([]metav1.Condition(nil), st.Conditions...)})
 	changed := false
 	for _, typ := range []string{common.ConditionAccepted, common.ConditionProgrammed} {

@@ -409,15 +409,21 @@ func waitProgrammedWithin(c client.Client, start time.Time, want int, limit time
 // controllerEnv is the environment of the controller process: what the
 // Deployment sets (deploy/base/deployment.yaml), e.g. its GOMEMLIMIT.
 func controllerEnv() []string {
+	var extra []string
+	if v := os.Getenv("SMI_PERF_GOGC"); v != "" {
+		extra = append(extra, "GOGC="+v)
+	}
 	if v := os.Getenv("SMI_PERF_GOMEMLIMIT"); v != "" {
-		return []string{"GOMEMLIMIT=" + v}
+		return append(extra, "GOMEMLIMIT="+v)
 	}
 	root, _ := harness.RepoRoot()
 	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
-	if m := regexp.MustCompile(`name: GOMEMLIMIT, value: "?([^"}]+)"?}`).FindSubmatch(raw); m != nil {
-		return []string{"GOMEMLIMIT=" + strings.TrimSpace(string(m[1]))}
+	for _, v := range []string{"GOMEMLIMIT", "GOGC"} {
+		if m := regexp.MustCompile(`name: `+v+`, value: "?([^"}]+)"?}`).FindSubmatch(raw); m != nil && os.Getenv("SMI_PERF_"+v) == "" {
+			extra = append(extra, v+"="+strings.TrimSpace(string(m[1])))
+		}
 	}
-	return nil
+	return extra
 }
 
 // analysisMarker starts the hand-written part of docs/performance.md, which

@@ -201,6 +201,26 @@ func (p *controllerProcess) peakRSS() float64 {
 	return 0
 }
 
+// rssParts is the process's resident memory now, in MB: anonymous (heap,
+// stacks) and file-backed (mostly the binary's own pages).
+func (p *controllerProcess) rssParts() (anon, file float64) {
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "RssAnon:":
+			anon = kb / 1024
+		case "RssFile:":
+			file = kb / 1024
+		}
+	}
+	return anon, file
+}
+
 func (p *controllerProcess) stop() { harness.StopProcess(p.cmd, 15*time.Second) }
 
 // profileCPU records the process's CPU profile for d into
