@@ -76,9 +76,11 @@ test-unit: ## unit and golden tests only (no servers)
 	$(GO) build -o $(BIN)/testsummary ./hack/testsummary
 	$(GO) test -json -count=1 -skip 'ConsulConfigWrite' ./core/... ./cmd/... ./adapters/... | $(BIN)/testsummary
 
-bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format) and convergence on the real apiserver and Consul (docs/performance.md)
+bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format); latency, linkerd-smi's workload and convergence on the real apiserver and Consul (docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./adapters/... ./cmd/... ./integration/metrics | tee docs/benchmarks.txt
-	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 60m ./integration/perf
+	$(GO) test -run '^$$' -bench Latency -benchtime 1x -timeout 90m ./integration/perf
+	$(GO) test -run '^$$' -bench LinkerdSMIShape -benchtime 1x -timeout 60m ./integration/perf
+	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 120m ./integration/perf
 
 # package:target:executions; go test -fuzz takes one target of one package at
 # a time. The executions are CI's budget (make fuzz-ci): about 15 s each on a
