@@ -111,7 +111,44 @@ func Translate(slice *model.Slice, opts Options) Result {
 		res.Objects = append(res.Objects, access(pol, o, res.Problems)...)
 		res.Objects = append(res.Objects, routeProfiles(pol, o, res.Problems)...)
 	}
+	for _, obj := range res.Objects {
+		if rt, ok := obj.Obj.(*api.HTTPRoute); ok {
+			storedForm(rt)
+		}
+	}
 	return res
+}
+
+// storedForm writes out what Linkerd's HTTPRoute schema defaults (a rule
+// without matches matches every path, a match without a path matches the
+// prefix "/", a backend is a core Service of weight 1): the same meaning, and the
+// object is stored as it is written — else smi-adapter, comparing what it
+// wants with what is stored, would rewrite it on every reconcile.
+func storedForm(rt *api.HTTPRoute) {
+	core := ""
+	for i := range rt.Spec.Rules {
+		r := &rt.Spec.Rules[i]
+		if len(r.Matches) == 0 {
+			r.Matches = []api.HTTPRouteMatch{{}}
+		}
+		for j := range r.Matches {
+			if r.Matches[j].Path == nil {
+				r.Matches[j].Path = &api.PathMatch{Type: "PathPrefix", Value: "/"}
+			}
+		}
+		for j := range r.BackendRefs {
+			b := &r.BackendRefs[j]
+			if b.Group == nil {
+				b.Group = &core
+			}
+			if b.Kind == "" {
+				b.Kind = "Service"
+			}
+			if b.Weight == nil {
+				b.Weight = ptr(int32(1))
+			}
+		}
+	}
 }
 
 // routeProfiles gives each Service in front of the destination a
@@ -492,7 +529,10 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 			server := serverName(sa, si, port)
 			out = append(out, kubesink.Object{Obj: &api.Server{TypeMeta: gvServer,
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: server},
-				Spec:       api.ServerSpec{PodSelector: &metav1.LabelSelector{MatchLabels: sel}, Port: intstr.FromInt32(port), AccessPolicy: "deny"}}, Sources: src})
+				Spec: api.ServerSpec{PodSelector: &metav1.LabelSelector{MatchLabels: sel}, Port: intstr.FromInt32(port),
+					// Linkerd's schema default, written out: an object stored unlike
+					// it is written would be rewritten on every reconcile.
+					ProxyProtocol: "unknown", AccessPolicy: "deny"}}, Sources: src})
 			serverRef := api.TargetRef{Group: "policy.linkerd.io", Kind: "Server", Name: server}
 			if len(gp.l4) > 0 {
 				out = append(out, authz(ns, kubesink.ShortName(server+"-l4"), serverRef, mta(sortIDs(gp.l4)), src))

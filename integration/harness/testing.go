@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/smi-adapter/smi-adapter/core/backend"
 )
 
 var nsCounter atomic.Int32
@@ -113,7 +116,30 @@ func (e *Env) dryRun(t *testing.T, label string, doc []byte) {
 	if err := e.Client.Create(context.Background(), ns); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
+	written := backend.BodyDigest(u.Object)
+	sent := u.DeepCopy()
 	if err := e.Client.Create(context.Background(), u, client.DryRunAll); err != nil {
 		t.Errorf("%s: %s %s/%s rejected: %v", label, u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		return
 	}
+	// The object as the apiserver would store it (the CRD's defaults
+	// applied) must be the object as written: smi-adapter compares what it
+	// wants with what is stored, so a field the schema defaults would make it
+	// rewrite the object on every reconcile.
+	if backend.BodyDigest(u.Object) != written {
+		t.Errorf("%s: %s %s/%s is stored unlike it is written (the schema defaults a field it leaves out), so it would be rewritten on every reconcile:\nwritten: %s\nstored:  %s",
+			label, u.GetKind(), u.GetNamespace(), u.GetName(), body(sent.Object), body(u.Object))
+	}
+}
+
+// body is an object's body (as BodyDigest reads it) as JSON, for messages.
+func body(obj map[string]any) string {
+	b := map[string]any{}
+	for k, v := range obj {
+		if k != "apiVersion" && k != "kind" && k != "metadata" && k != "status" {
+			b[k] = v
+		}
+	}
+	raw, _ := json.Marshal(b)
+	return string(raw)
 }

@@ -160,9 +160,9 @@ type HeaderMatch struct {
 
 // BackendRef is a weighted Service.
 type BackendRef struct {
-	Group  string `json:"group,omitempty"`
-	Kind   string `json:"kind,omitempty"`
-	Name   string `json:"name"`
-	Port   *int32 `json:"port,omitempty"`
-	Weight *int32 `json:"weight,omitempty"`
+	Group  *string `json:"group,omitempty"` // "" (core) is written out: the schema defaults it
+	Kind   string  `json:"kind,omitempty"`
+	Name   string  `json:"name"`
+	Port   *int32  `json:"port,omitempty"`
+	Weight *int32  `json:"weight,omitempty"`
 }
