@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -83,8 +84,54 @@ func TestStatusWaitsForTheMesh(t *testing.T) {
 	if !programmed(c) || res.Priority != nil {
 		t.Fatalf("second reconcile: Programmed %v, result %+v; want the status written", programmed(c), res)
 	}
+	if len(be.synced) != 1 {
+		t.Fatalf("second reconcile synced again (%v): nothing changed since the first", be.synced)
+	}
 	if n := r.deferring.Load(); n != 0 {
 		t.Fatalf("%d keys counted as deferring after the write, want 0", n)
+	}
+
+	// Deferred behind a queue that never empties: after statusMaxWait the
+	// key is back at the normal priority (never starved).
+	r, _, _ = newReconciler()
+	q3 := priorityqueue.New[model.Key]("test3")
+	defer q3.ShutDown()
+	r.queue.Store(&q3)
+	busy := model.Key{Kind: model.KeySplit, Namespace: "n", Name: "busy"}
+	q3.Add(busy)
+	if res, err = r.Reconcile(ctx, key); err != nil || res.Priority == nil {
+		t.Fatalf("not deferred: %+v %v", res, err)
+	}
+	low := statusPriority
+	q3.AddWithOpts(priorityqueue.AddOpts{Priority: &low}, key) // as the controller requeues it
+	time.Sleep(statusMaxWait + 200*time.Millisecond)
+	for range 2 {
+		k, p, _ := q3.GetWithPriority()
+		if k == key && p != 0 {
+			t.Fatalf("after %s the deferred key has priority %d, want 0", statusMaxWait, p)
+		}
+	}
+
+	// Deferred, then the split changes: the next reconcile syncs again.
+	r, be, c = newReconciler()
+	r.queue.Store(&q)
+	q.Add(model.Key{Kind: model.KeySplit, Namespace: "n", Name: "another"})
+	if _, err := r.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	var cur splitv1alpha4.TrafficSplit
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ts), &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Backends[0].Weight = 3
+	if err := c.Update(ctx, &cur); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if len(be.synced) != 2 || !programmed(c) {
+		t.Fatalf("changed while deferred: synced %d times, Programmed %v; want a second sync and the status written", len(be.synced), programmed(c))
 	}
 
 	// Nothing else waits: written at once.

@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -120,7 +123,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 
 	var syncErr error
 	backendProblems := model.Problems{}
-	if key.Kind != model.KeyRoute {
+	// A key back only to write the status it deferred: if neither its model
+	// nor its objects changed since, the mesh is as its last sync left it.
+	saved, again := r.deferred.LoadAndDelete(key)
+	digest := sliceDigest(slice)
+	synced := false
+	if again {
+		r.deferring.Add(-1)
+		if d := saved.(*deferral); d.digest == digest && d.sameOrigins(origins) {
+			backendProblems, synced = d.problems, true
+		}
+	}
+	if key.Kind != model.KeyRoute && !synced {
 		more, err := r.backend.Sync(ctx, slice)
 		if err != nil {
 			backendSyncErrors.WithLabelValues(r.backend.Name(), string(key.Kind)).Inc()
@@ -144,7 +158,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		}
 		planned = append(planned, plannedStatus{obj, conds, diags})
 	}
-	if r.deferStatus(key, syncErr, planned) {
+	if !again && r.deferStatus(key, syncErr, planned, &deferral{digest: digest, problems: backendProblems, origins: versions(origins)}) {
 		reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), "status-deferred").Inc()
 		log.V(1).Info("status deferred behind other keys", "duration", time.Since(start).String())
 		p := statusPriority
@@ -175,26 +189,75 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 // deferStatus: the mesh comes first. While other keys wait in the queue, a
 // key whose mesh objects are in sync defers its status writes once, to be
 // written when it comes round again behind every key still waiting (the
-// next reconcile of the key writes whatever it finds, deferred or not). A
+// next reconcile of the key writes whatever it finds, deferred or not, and
+// syncs again only if the key's model or SMI objects changed meanwhile). A
 // status write costs the apiserver more than a mesh write (the conversion
 // webhook for every served SMI version's watch cache): in a burst, the mesh
 // follows every edit first and Programmed follows the mesh.
-func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus) bool {
-	if _, again := r.deferred.LoadAndDelete(key); again {
-		r.deferring.Add(-1)
-		return false
-	}
+func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus, d *deferral) bool {
 	if syncErr != nil || r.othersWaiting() <= 0 {
 		return false
 	}
 	for _, ps := range planned {
 		if r.statusChanges(ps.obj, ps.conds) {
-			r.deferred.Store(key, struct{}{})
+			r.deferred.Store(key, d)
 			r.deferring.Add(1)
+			// Never starved: a queue that never empties (edits arriving faster
+			// than the mesh takes them) would hold a status at the lowest
+			// priority forever; after statusMaxWait it is as urgent as any key.
+			time.AfterFunc(statusMaxWait, func() {
+				if cur, still := r.deferred.Load(key); still && cur == d {
+					if q := r.queue.Load(); q != nil {
+						p := 0
+						(*q).AddWithOpts(priorityqueue.AddOpts{Priority: &p}, key)
+					}
+				}
+			})
 			return true
 		}
 	}
 	return false
+}
+
+// statusMaxWait bounds how long a deferred status waits behind other keys.
+const statusMaxWait = time.Second
+
+// deferral is what a key that deferred its status knew when it synced.
+type deferral struct {
+	digest   string            // of the model slice synced
+	problems model.Problems    // the backend's, from that sync
+	origins  map[string]string // UID -> resourceVersion of the SMI objects
+}
+
+func (d *deferral) sameOrigins(objs []client.Object) bool {
+	now := versions(objs)
+	if len(now) != len(d.origins) {
+		return false
+	}
+	for uid, rv := range now {
+		if d.origins[uid] != rv {
+			return false
+		}
+	}
+	return true
+}
+
+func versions(objs []client.Object) map[string]string {
+	out := make(map[string]string, len(objs))
+	for _, o := range objs {
+		out[string(o.GetUID())] = o.GetResourceVersion()
+	}
+	return out
+}
+
+// sliceDigest identifies a model slice (what the backend syncs).
+func sliceDigest(s *model.Slice) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "unencodable: " + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // origins lists the SMI objects whose status this key owns, as copies.

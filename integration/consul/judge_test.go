@@ -136,11 +136,15 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 	}
 	j.mem = mem
 	sink := &consul.Sink{Client: j.c, Opts: j.opts}
+	// The product path: the backend's own build options (the other
+	// namespaces' identities of each source's name, where Consul collapses
+	// namespaces), as the controller and translate use them.
+	build := normalize.Options{IdentitiesElsewhere: !j.opts.MirrorNamespaces} // as Backend.CollapsesNamespaces
 	for _, k := range append(mem.Keys(), model.MeshKey) {
 		if k.Kind == model.KeyRoute {
 			continue
 		}
-		slice, _ := normalize.Build(k, mem)
+		slice, _ := build.Build(k, mem)
 		res := consul.Translate(slice, j.opts)
 		for _, err := range res.Problems {
 			for _, e := range err.Errors {
