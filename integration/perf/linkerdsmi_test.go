@@ -52,19 +52,7 @@ func BenchmarkLinkerdSMIShape(b *testing.B) {
 	if v := envSizes("SMI_PEER_SIZES"); v != nil {
 		sizes = v
 	}
-	for _, n := range sizes {
-		for _, cold := range []bool{true, false} {
-			name := fmt.Sprintf("%d", n)
-			if cold {
-				name += "/cold-start"
-			}
-			b.Run(name, func(b *testing.B) {
-				for b.Loop() {
-					peerRows = append(peerRows, peerRun(b, n, cold))
-				}
-			})
-		}
-	}
+	eachSize(b, sizes, 1<<30, func(b *testing.B, n int, cold bool) { peerRows = append(peerRows, peerRun(b, n, cold)) })
 	writePeerReport(b)
 }
 

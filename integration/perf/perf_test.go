@@ -92,9 +92,16 @@ func BenchmarkConvergence(b *testing.B) {
 	if v := envSizes("SMI_PERF_SIZES"); v != nil {
 		sizes = v
 	}
+	eachSize(b, sizes, 10000, func(b *testing.B, n int, cold bool) { results = append(results, converge(b, n, cold)) })
+	writeReport(b)
+}
+
+// eachSize runs fn for each size as sub-benchmarks: live (named N; up to
+// liveUpTo objects) and at a cold start (N/cold-start).
+func eachSize(b *testing.B, sizes []int, liveUpTo int, fn func(b *testing.B, n int, cold bool)) {
 	for _, n := range sizes {
 		for _, cold := range []bool{false, true} {
-			if !cold && n > 10000 {
+			if !cold && n > liveUpTo {
 				continue
 			}
 			name := strconv.Itoa(n)
@@ -103,12 +110,11 @@ func BenchmarkConvergence(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				for b.Loop() {
-					results = append(results, converge(b, n, cold))
+					fn(b, n, cold)
 				}
 			})
 		}
 	}
-	writeReport(b)
 }
 
 // converge measures the floor and then smi-adapter on n SMI objects: live
