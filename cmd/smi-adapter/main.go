@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -174,6 +175,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log := zap.New(zap.UseFlagOptions(&zo))
 	ctrl.SetLogger(log)
 	klog.SetLogger(log.WithName("apiserver")) // k8s.io/apiserver logs through klog
+	// Not in a container (no cgroup limit found, or none set): no soft limit.
+	if _, err := controller.SetMemoryLimit(log.WithName("memlimit"), memlimit.FromCgroup); err != nil {
+		log.Info("GOMEMLIMIT not set from the cgroup", "error", err.Error())
+	}
 
 	reg := backends()
 	if backendName == "" {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -144,5 +145,33 @@ func TestStatusWaitsForTheMesh(t *testing.T) {
 	}
 	if !programmed(c) || res.Priority != nil {
 		t.Fatalf("idle queue: Programmed %v, result %+v; want the status written at once", programmed(c), res)
+	}
+
+	// Keys wait, but no more than the idle workers take at once: deferring
+	// would only delay Programmed (seen under steady churn).
+	r, _, c = newReconciler()
+	r.workers = 4
+	q4 := priorityqueue.New[model.Key]("test4")
+	defer q4.ShutDown()
+	r.queue.Store(&q4)
+	for i := range 3 {
+		q4.Add(model.Key{Kind: model.KeySplit, Namespace: "n", Name: fmt.Sprint("waiting-", i)})
+	}
+	if res, err = r.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if !programmed(c) || res.Priority != nil {
+		t.Fatalf("3 keys waiting, 3 workers idle: Programmed %v, result %+v; want the status written at once", programmed(c), res)
+	}
+	// One more than the idle workers: a backlog, deferred.
+	r, _, c = newReconciler()
+	r.workers = 4
+	r.queue.Store(&q4)
+	q4.Add(model.Key{Kind: model.KeySplit, Namespace: "n", Name: "waiting-3"})
+	if res, err = r.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if programmed(c) || res.Priority == nil {
+		t.Fatalf("4 keys waiting, 3 workers idle: Programmed %v, result %+v; want the status deferred", programmed(c), res)
 	}
 }

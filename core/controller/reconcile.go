@@ -33,6 +33,7 @@ import (
 // Reconciler reconciles one model.Key at a time.
 type Reconciler struct {
 	client   client.Client // reads from the cache, writes to the apiserver
+	stores   *stores       // the Pod and Service informers' stores (nil: read through client)
 	backend  backend.Backend
 	recorder recorder.EventRecorder
 	// build adds to the model what the backend needs (normalize.Options).
@@ -49,6 +50,10 @@ type Reconciler struct {
 	// behind the mesh writes of other keys; deferring counts them.
 	deferred  sync.Map // model.Key -> struct{}
 	deferring atomic.Int64
+	// workers is the controller's MaxConcurrentReconciles; active counts
+	// the reconciles running (this one included).
+	workers int
+	active  atomic.Int64
 }
 
 // newQueue builds the controller's priority queue (as controller-runtime
@@ -73,6 +78,17 @@ func (r *Reconciler) othersWaiting() int {
 		return 0
 	}
 	return (*q).Len() - int(r.deferring.Load())
+}
+
+// backlog: more keys wait than there are idle workers to take them, so a
+// status write now would delay one of them (with a worker idle, a waiting
+// key starts at once, whatever this one writes). workers 0: any waiting key.
+func (r *Reconciler) backlog() bool {
+	idle := 0
+	if r.workers > 0 {
+		idle = max(0, r.workers-int(r.active.Load()))
+	}
+	return r.othersWaiting() > idle
 }
 
 // statusPriority is the queue priority of a key whose mesh objects are
@@ -112,8 +128,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	log := logf.FromContext(ctx).WithValues("key", key.String(), "backend", r.backend.Name())
 	ctx = logf.IntoContext(ctx, log)
 	start := time.Now()
+	r.active.Add(1)
+	defer r.active.Add(-1)
 
-	src := &cacheSource{ctx: ctx, r: r.client}
+	src := &cacheSource{ctx: ctx, r: r.client, stores: r.stores}
 	slice, problems := r.build.Build(key, src)
 	origins := r.origins(ctx, key, src)
 	if src.err != nil {
@@ -195,7 +213,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 // webhook for every served SMI version's watch cache): in a burst, the mesh
 // follows every edit first and Programmed follows the mesh.
 func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus, d *deferral) bool {
-	if syncErr != nil || r.othersWaiting() <= 0 {
+	if syncErr != nil || !r.backlog() {
 		return false
 	}
 	for _, ps := range planned {

@@ -50,13 +50,17 @@ func Setup(ctx context.Context, mgr manager.Manager, cfg Config) error {
 	if err := setupIndexes(ctx, mgr.GetFieldIndexer(), build.IdentitiesElsewhere); err != nil {
 		return err
 	}
-	r := &Reconciler{client: mgr.GetClient(), backend: cfg.Backend, recorder: mgr.GetEventRecorder("smi-adapter"), build: build}
-	m := &mapper{c: mgr.GetClient(), elsewhere: build.IdentitiesElsewhere}
 	c := mgr.GetCache()
+	st, err := newStores(ctx, c)
+	if err != nil {
+		return err
+	}
 	workers := cfg.MaxConcurrentReconciles
 	if workers <= 0 {
 		workers = 16 // reconciles wait on API round trips, not CPU
 	}
+	r := &Reconciler{client: mgr.GetClient(), stores: st, backend: cfg.Backend, recorder: mgr.GetEventRecorder("smi-adapter"), build: build, workers: workers}
+	m := &mapper{c: mgr.GetClient(), elsewhere: build.IdentitiesElsewhere}
 	b := builder.TypedControllerManagedBy[model.Key](mgr)
 	if w, ok := cfg.Backend.(backend.Watcher); ok {
 		for _, watch := range w.Watches() {
