@@ -16,7 +16,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -235,6 +234,8 @@ func measureLatency(b *testing.B, backend string) []latencyRow {
 	var rows []latencyRow
 	rows = append(rows, p.measureAll("idle", samples)...)
 	churn := startChurn(c, w, 50)
+	ctrl.profileCPU("latency-"+backend+"-churn", profileSeconds())
+	profileAPIServer(m.env, "latency-"+backend+"-churn", profileSeconds())
 	rows = append(rows, p.measureAll("churn", samples)...)
 	rate := churn.stop()
 	for i := range rows {
@@ -472,15 +473,7 @@ func (p *latencyProbe) canaryShare() (float64, bool) {
 		}
 	case "linkerd":
 		for _, o := range p.t.objects("ServiceProfile") {
-			dsts, _, _ := unstructured.NestedSlice(o, "spec", "dstOverrides")
-			for _, d := range dsts {
-				dm := d.(map[string]any)
-				q, err := resource.ParseQuantity(fmt.Sprint(dm["weight"]))
-				if err != nil {
-					continue
-				}
-				add(fmt.Sprint(dm["authority"]), q.AsApproximateFloat64())
-			}
+			profileWeights(o, add)
 		}
 	case "consul":
 		for _, o := range p.t.objects("consul/service-splitter") {

@@ -255,25 +255,33 @@ func hundredEdits(b *testing.B, c client.Client, dyn dynamic.Interface, splits [
 }
 
 // profileCanaryShare is the share of a ServiceProfile's dstOverrides weight
-// that goes to a "-canary" authority.
+// that goes to a "-canary" authority, rounded to 0.001.
 func profileCanaryShare(o map[string]any) float64 {
-	dsts, _, _ := unstructured.NestedSlice(o, "spec", "dstOverrides")
 	var canary, total float64
-	for _, d := range dsts {
-		dm := d.(map[string]any)
-		q, err := resource.ParseQuantity(fmt.Sprint(dm["weight"]))
-		if err != nil {
-			continue
+	profileWeights(o, func(authority string, w float64) {
+		total += w
+		if strings.Contains(authority, "-canary.") {
+			canary += w
 		}
-		total += q.AsApproximateFloat64()
-		if strings.Contains(fmt.Sprint(dm["authority"]), "-canary.") {
-			canary += q.AsApproximateFloat64()
-		}
-	}
+	})
 	if total == 0 {
 		return 0
 	}
 	return float64(int(canary/total*1000+0.5)) / 1000
+}
+
+// profileWeights calls each with every dstOverride of a ServiceProfile:
+// its authority and its weight (a Kubernetes quantity, e.g. "900m").
+func profileWeights(o map[string]any, each func(authority string, w float64)) {
+	dsts, _, _ := unstructured.NestedSlice(o, "spec", "dstOverrides")
+	for _, d := range dsts {
+		dm, _ := d.(map[string]any)
+		q, err := resource.ParseQuantity(fmt.Sprint(dm["weight"]))
+		if err != nil {
+			continue
+		}
+		each(fmt.Sprint(dm["authority"]), q.AsApproximateFloat64())
+	}
 }
 
 // linkerd-smi's figures, measured on this machine side by side with

@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,6 +33,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/core/apis/common"
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
 	splitv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/split/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/controller"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
@@ -413,21 +415,26 @@ func waitProgrammedWithin(c client.Client, start time.Time, want int, limit time
 	}
 }
 
-// controllerEnv is the environment of the controller process: what the
-// Deployment sets (deploy/base/deployment.yaml), e.g. its GOMEMLIMIT.
+// controllerEnv is the environment of the controller process: what it gets
+// in the Deployment (deploy/base/deployment.yaml): its GOGC, and the
+// GOMEMLIMIT it sets itself in the container, MemoryLimitRatio of the
+// container's memory limit (the benchmark's process has no such cgroup).
+// SMI_PERF_GOGC and SMI_PERF_GOMEMLIMIT override them.
 func controllerEnv() []string {
+	root, _ := harness.RepoRoot()
+	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
 	var extra []string
 	if v := os.Getenv("SMI_PERF_GOGC"); v != "" {
 		extra = append(extra, "GOGC="+v)
+	} else if m := regexp.MustCompile(`name: GOGC, value: "?([^"}]+)"?}`).FindSubmatch(raw); m != nil {
+		extra = append(extra, "GOGC="+strings.TrimSpace(string(m[1])))
 	}
 	if v := os.Getenv("SMI_PERF_GOMEMLIMIT"); v != "" {
 		return append(extra, "GOMEMLIMIT="+v)
 	}
-	root, _ := harness.RepoRoot()
-	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
-	for _, v := range []string{"GOMEMLIMIT", "GOGC"} {
-		if m := regexp.MustCompile(`name: ` + v + `, value: "?([^"}]+)"?}`).FindSubmatch(raw); m != nil && os.Getenv("SMI_PERF_"+v) == "" {
-			extra = append(extra, v+"="+strings.TrimSpace(string(m[1])))
+	if m := regexp.MustCompile(`limits: \{memory: ([0-9A-Za-z]+)\}`).FindSubmatch(raw); m != nil {
+		if q, err := resource.ParseQuantity(string(m[1])); err == nil {
+			extra = append(extra, fmt.Sprintf("GOMEMLIMIT=%d", int64(float64(q.Value())*controller.MemoryLimitRatio)))
 		}
 	}
 	return extra
