@@ -169,7 +169,7 @@ func consulConverge(b *testing.B, namespaces, per int) result {
 	if w := os.Getenv("SMI_PERF_WORKERS"); w != "" {
 		args = append(args, "--max-concurrent-reconciles="+w)
 	}
-	ctrl := startController(b, buildController(b), env, "consul", args, controllerEnv())
+	ctrl := startController(b, buildController(b), env, "consul", args, controllerEnv(namespaces*per))
 	defer ctrl.stop()
 	w0, s0, r0, e0 := ctrl.mustCounter(b, "smi_adapter_native_writes_total"), ctrl.mustCounter(b, "smi_adapter_status_writes_total"),
 		ctrl.mustCounter(b, "smi_adapter_reconcile_total"), ctrl.mustCounter(b, "smi_adapter_backend_sync_errors_total")

@@ -209,7 +209,7 @@ func measureLatency(b *testing.B, backend string) []latencyRow {
 	parallel(b, c, w.namespaces)
 	parallel(b, c, w.pre)
 	parallel(b, c, w.smi)
-	ctrl := startController(b, buildController(b), m.env, backend, m.args, controllerEnv())
+	ctrl := startController(b, buildController(b), m.env, backend, m.args, controllerEnv(worldSize))
 	defer ctrl.stop()
 	start := time.Now()
 	if msg := waitProgrammedWithin(c, start, len(w.splits)+len(w.targets), convergeTimeout(worldSize)); msg != "" {

@@ -125,9 +125,9 @@ func peerRun(b *testing.B, n int, cold bool) peerRow {
 		b.StartTimer()
 		conv0 = conversions(b)
 		start = time.Now()
-		ctrl = startController(b, bin, m.env, "linkerd", nil, controllerEnv())
+		ctrl = startController(b, bin, m.env, "linkerd", nil, controllerEnv(n))
 	} else {
-		ctrl = startController(b, bin, m.env, "linkerd", nil, controllerEnv())
+		ctrl = startController(b, bin, m.env, "linkerd", nil, controllerEnv(n))
 		start = time.Now()
 		parallel(b, c, splits)
 	}

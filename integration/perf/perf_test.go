@@ -227,11 +227,11 @@ func converge(b *testing.B, n int, cold bool) result {
 		b.StartTimer()
 		cpu0 = cp.read()
 		start = time.Now()
-		ctrl = startController(b, bin, env, "istio", nil, controllerEnv())
+		ctrl = startController(b, bin, env, "istio", nil, controllerEnv(n))
 	}
 	var r0 float64 // live: the reconciles before the first SMI create (of keys the floor's objects name)
 	if !cold {
-		ctrl = startController(b, bin, env, "istio", nil, controllerEnv())
+		ctrl = startController(b, bin, env, "istio", nil, controllerEnv(n))
 		r0 = ctrl.mustCounter(b, "smi_adapter_reconcile_total")
 		cpu0 = cp.read()
 		start = time.Now()
@@ -415,12 +415,13 @@ func waitProgrammedWithin(c client.Client, start time.Time, want int, limit time
 	}
 }
 
-// controllerEnv is the environment of the controller process: what it gets
-// in the Deployment (deploy/base/deployment.yaml): its GOGC, and the
-// GOMEMLIMIT it sets itself in the container, MemoryLimitRatio of the
-// container's memory limit (the benchmark's process has no such cgroup).
-// SMI_PERF_GOGC and SMI_PERF_GOMEMLIMIT override them.
-func controllerEnv() []string {
+// controllerEnv is the environment of the controller process for a world
+// of n SMI objects: what it gets in the Deployment (deploy/base/deployment.yaml)
+// — its GOGC, and the GOMEMLIMIT it sets itself in a container,
+// MemoryLimitRatio of the container's memory limit (the benchmark's process
+// has no such cgroup) — with the limit docs/install.md advises for n
+// (memoryLimit). SMI_PERF_GOGC and SMI_PERF_GOMEMLIMIT override them.
+func controllerEnv(n int) []string {
 	root, _ := harness.RepoRoot()
 	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
 	var extra []string
@@ -432,12 +433,25 @@ func controllerEnv() []string {
 	if v := os.Getenv("SMI_PERF_GOMEMLIMIT"); v != "" {
 		return append(extra, "GOMEMLIMIT="+v)
 	}
-	if m := regexp.MustCompile(`limits: \{memory: ([0-9A-Za-z]+)\}`).FindSubmatch(raw); m != nil {
-		if q, err := resource.ParseQuantity(string(m[1])); err == nil {
-			extra = append(extra, fmt.Sprintf("GOMEMLIMIT=%d", int64(float64(q.Value())*controller.MemoryLimitRatio)))
-		}
+	if q, err := resource.ParseQuantity(memoryLimit(n)); err == nil {
+		extra = append(extra, fmt.Sprintf("GOMEMLIMIT=%d", int64(float64(q.Value())*controller.MemoryLimitRatio)))
 	}
 	return extra
+}
+
+// memoryLimit is the container memory limit docs/install.md advises for n
+// SMI objects (with their Services and pods): the Deployment's own (512Mi)
+// up to 10,000, 1Gi up to 50,000.
+func memoryLimit(n int) string {
+	if n > 10000 {
+		return "1Gi"
+	}
+	root, _ := harness.RepoRoot()
+	raw, _ := os.ReadFile(filepath.Join(root, "deploy", "base", "deployment.yaml"))
+	if m := regexp.MustCompile(`limits: \{memory: ([0-9A-Za-z]+)\}`).FindSubmatch(raw); m != nil {
+		return string(m[1])
+	}
+	return "512Mi"
 }
 
 // analysisMarker starts the hand-written part of docs/performance.md, which
@@ -459,7 +473,7 @@ func writeReport(b *testing.B) {
 	var s strings.Builder
 	s.WriteString("## Convergence\n\nWritten by `make bench` (integration/perf BenchmarkConvergence, BenchmarkConsulConvergence) on the machine it ran on: ")
 	fmt.Fprintf(&s, "%d cores, %s/%s, %s. Istio backend, real kube-apiserver %s + etcd %s.\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), harness.KubeVersion, harness.EtcdVersion)
-	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets), each size in a fresh control plane. *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly, with nothing else running. *Live*: the controller runs while the SMI objects are created (same 8 workers); timed from the first create. *Cold start*: the SMI objects exist, then the controller starts; timed from its start (informers listing everything included). *Mesh programmed*: every mesh object created (the controller's create counter); *all Programmed*: every TrafficSplit and TrafficTarget has `Programmed=True`. The controller runs as its own process (`smi-adapter run`, with the Deployment's GOMEMLIMIT); heap and peak RSS are that process's.\n\n")
+	s.WriteString("N SMI objects (per namespace: 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets), each size in a fresh control plane. *Floor*: a plain client (8 workers) creating the same native objects (one VirtualService per split, one AuthorizationPolicy per target) directly, with nothing else running. *Live*: the controller runs while the SMI objects are created (same 8 workers); timed from the first create. *Cold start*: the SMI objects exist, then the controller starts; timed from its start (informers listing everything included). *Mesh programmed*: every mesh object created (the controller's create counter); *all Programmed*: every TrafficSplit and TrafficTarget has `Programmed=True`. The controller runs as its own process (`smi-adapter run`, with GOMEMLIMIT at 80% of the container memory limit docs/install.md advises for N: 512Mi up to 10,000, 1Gi above, as the controller sets it from its cgroup); heap and peak RSS are that process's.\n\n")
 	s.WriteString("| N | run | floor | mesh programmed | ratio | all Programmed | ratio | native writes | status writes | reconciles | controller heap in use at convergence | controller peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var consulRows []result
 	for _, r := range results {
@@ -605,11 +619,11 @@ func writeScaling(b *testing.B) {
 			continue
 		}
 		if r.notConverged != "" {
-			rows[r.n] = fmt.Sprintf("| %d | not converged: %s | | | | | %.0f MB | %s |", r.n, r.notConverged, r.peakRSSMB, time.Now().UTC().Format("2006-01-02 15:04"))
+			rows[r.n] = fmt.Sprintf("| %d | not converged: %s | | | | | %.0f MB | %s | %s |", r.n, r.notConverged, r.peakRSSMB, memoryLimit(r.n), time.Now().UTC().Format("2006-01-02 15:04"))
 			continue
 		}
-		rows[r.n] = fmt.Sprintf("| %d | %s | %s | %.2f× | %s | %.1f | %.0f MB | %.0f MB | %s |", r.n, r.converge.Round(time.Second/10), r.sameWrites.Round(time.Second/10),
-			float64(r.converge)/float64(r.sameWrites), r.firstWrite.Round(time.Second/10), r.cpu.controller, r.heapMB, r.peakRSSMB, time.Now().UTC().Format("2006-01-02 15:04"))
+		rows[r.n] = fmt.Sprintf("| %d | %s | %s | %.2f× | %s | %.1f | %.0f MB | %.0f MB | %s | %s |", r.n, r.converge.Round(time.Second/10), r.sameWrites.Round(time.Second/10),
+			float64(r.converge)/float64(r.sameWrites), r.firstWrite.Round(time.Second/10), r.cpu.controller, r.heapMB, r.peakRSSMB, memoryLimit(r.n), time.Now().UTC().Format("2006-01-02 15:04"))
 	}
 	sizes := make([]int, 0, len(rows))
 	for n := range rows {
@@ -618,7 +632,7 @@ func writeScaling(b *testing.B) {
 	slices.Sort(sizes)
 	var s strings.Builder
 	s.WriteString("## Scaling\n\nBenchmarkConvergence's cold starts (Istio backend; the SMI objects and their Services and pods exist, then the controller starts; per namespace 1 HTTPRouteGroup, 50 TrafficSplits, 49 TrafficTargets, so 50,000 is 500 namespaces), each size in a fresh control plane. Sizes are run by `make bench` (`SMI_PERF_SIZES` picks some); each row says when it was measured. Targets at 50,000: all Programmed within 1.25× the same-writes floor, peak RSS ≤ 800 MB.\n\n")
-	s.WriteString("| N | all Programmed | same-writes floor | ratio | first mesh object written | controller CPU-s | heap in use at convergence | controller peak RSS | measured (UTC) |\n|---|---|---|---|---|---|---|---|---|\n")
+	s.WriteString("| N | all Programmed | same-writes floor | ratio | first mesh object written | controller CPU-s | heap in use at convergence | controller peak RSS | container memory limit (GOMEMLIMIT 80%) | measured (UTC) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
 		s.WriteString(rows[n] + "\n")
 	}
