@@ -236,6 +236,9 @@ func measureLatency(b *testing.B, backend string) []latencyRow {
 	churn := startChurn(c, w, 50)
 	ctrl.profileCPU("latency-"+backend+"-churn", profileSeconds())
 	profileAPIServer(m.env, "latency-"+backend+"-churn", profileSeconds())
+	if m.agent != nil {
+		profileURL("http://"+m.agent.Addr+"/debug/pprof", "latency-"+backend+"-churn.agent", profileSeconds())
+	}
 	rows = append(rows, p.measureAll("churn", samples)...)
 	rate := churn.stop()
 	for i := range rows {
