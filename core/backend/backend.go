@@ -168,6 +168,17 @@ func BodyDigest(obj map[string]any) string {
 	if d, ok := obj[BodyDigestField].(string); ok {
 		return d
 	}
+	b, err := json.Marshal(Body(obj)) // sorted keys: canonical
+	if err != nil {
+		return "unencodable: " + err.Error() // never equal to a digest
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Body is obj's body, as BodyDigest reads it: every top-level field but
+// apiVersion, kind, metadata and status.
+func Body(obj map[string]any) map[string]any {
 	body := make(map[string]any, len(obj))
 	for k, v := range obj {
 		switch k {
@@ -176,12 +187,7 @@ func BodyDigest(obj map[string]any) string {
 			body[k] = v
 		}
 	}
-	b, err := json.Marshal(body) // sorted keys: canonical
-	if err != nil {
-		return "unencodable: " + err.Error() // never equal to a digest
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return body
 }
 
 // NativeWrites counts the writes backends make to the mesh (Kubernetes

@@ -134,12 +134,6 @@ func (e *Env) dryRun(t *testing.T, label string, doc []byte) {
 
 // body is an object's body (as BodyDigest reads it) as JSON, for messages.
 func body(obj map[string]any) string {
-	b := map[string]any{}
-	for k, v := range obj {
-		if k != "apiVersion" && k != "kind" && k != "metadata" && k != "status" {
-			b[k] = v
-		}
-	}
-	raw, _ := json.Marshal(b)
+	raw, _ := json.Marshal(backend.Body(obj))
 	return string(raw)
 }
