@@ -144,11 +144,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 	// A key back only to write the status it deferred: if neither its model
 	// nor its objects changed since, the mesh is as its last sync left it.
 	saved, again := r.deferred.LoadAndDelete(key)
-	digest := sliceDigest(slice)
 	synced := false
 	if again {
 		r.deferring.Add(-1)
-		if d := saved.(*deferral); d.digest == digest && d.sameOrigins(origins) {
+		if d := saved.(*deferral); d.digest == sliceDigest(slice) && d.sameOrigins(origins) {
 			backendProblems, synced = d.problems, true
 		}
 	}
@@ -176,7 +175,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 		}
 		planned = append(planned, plannedStatus{obj, conds, diags})
 	}
-	if !again && r.deferStatus(key, syncErr, planned, &deferral{digest: digest, problems: backendProblems, origins: versions(origins)}) {
+	// What the sync knew, kept only if the status is deferred (the digest
+	// marshals the whole slice: not on every reconcile).
+	known := func() *deferral {
+		return &deferral{digest: sliceDigest(slice), problems: backendProblems, origins: versions(origins)}
+	}
+	if !again && r.deferStatus(key, syncErr, planned, known) {
 		reconcileTotal.WithLabelValues(r.backend.Name(), string(key.Kind), "status-deferred").Inc()
 		log.V(1).Info("status deferred behind other keys", "duration", time.Since(start).String())
 		p := statusPriority
@@ -212,12 +216,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, key model.Key) (reconcile.Re
 // status write costs the apiserver more than a mesh write (the conversion
 // webhook for every served SMI version's watch cache): in a burst, the mesh
 // follows every edit first and Programmed follows the mesh.
-func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus, d *deferral) bool {
+func (r *Reconciler) deferStatus(key model.Key, syncErr error, planned []plannedStatus, known func() *deferral) bool {
 	if syncErr != nil || !r.backlog() {
 		return false
 	}
 	for _, ps := range planned {
 		if r.statusChanges(ps.obj, ps.conds) {
+			d := known()
 			r.deferred.Store(key, d)
 			r.deferring.Add(1)
 			// Never starved: a queue that never empties (edits arriving faster

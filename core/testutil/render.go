@@ -30,7 +30,16 @@ func Render(t testing.TB, m *normalize.Memory, translate TranslateFunc) []byte {
 			continue
 		}
 		slice, _ := normalize.Build(k, m)
+		before, err := json.Marshal(slice)
+		if err != nil {
+			t.Fatal(err)
+		}
 		objs, problems := translate(slice)
+		// Translation is pure: the controller compares a slice's digest
+		// after a sync with the next reconcile's, before its sync.
+		if after, _ := json.Marshal(slice); !bytes.Equal(before, after) {
+			t.Fatalf("translating %s changed its model slice:\nbefore %s\nafter  %s", k, before, after)
+		}
 		all.Merge(problems)
 		for _, obj := range objs {
 			b, err := json.Marshal(obj)
