@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -29,10 +30,35 @@ var ErrMatchesNothing = errors.New("matches nothing")
 // alt is one alternative of a language under construction: the literal
 // string so far, then either nothing (closed), anything (open: s·Σ*) or the
 // end of input (ended).
+//
+// mid says that s does not start at the start of the value: it follows an
+// arbitrary non-empty prefix (a suffix pattern "*s"), so no start anchor can
+// match before s has a newline to stand after. lineEnd says the alternative
+// was ended by a multi-line "$", which also matches before a newline.
 type alt struct {
-	s     string
-	open  bool
-	ended bool
+	s       string
+	open    bool
+	ended   bool
+	mid     bool
+	lineEnd bool
+}
+
+// atStart: the alternative stands at the start of the value.
+func (a alt) atStart() bool { return a.s == "" && !a.mid }
+
+// begin decides a start anchor at the alternative's position: it matches
+// (keep), cannot match (drop), or depends on the unknown character before a
+// suffix pattern (err).
+func (e *expander) begin(a alt, n *syntax.Regexp) (keep bool) {
+	switch {
+	case a.atStart():
+		return true
+	case n.Op == syntax.OpBeginLine && strings.HasSuffix(a.s, "\n"):
+		return true
+	case n.Op == syntax.OpBeginLine && a.s == "":
+		e.fail("a multi-line start anchor after an arbitrary prefix")
+	}
+	return false
 }
 
 type expander struct{ err error }
@@ -100,14 +126,6 @@ func (e *expander) node(alts []alt, n *syntax.Regexp) []alt {
 	var out []alt
 	for _, a := range alts {
 		switch {
-		case a.ended:
-			// After the end of input only the empty string can follow: what
-			// matches it anywhere, another end anchor, or a start anchor when
-			// nothing came before.
-			if nullable(n) || isEnd(n) || isBegin(n) && a.s == "" {
-				out = append(out, a)
-			}
-			continue
 		case a.open:
 			// s·Σ*·n = s·Σ* when n is nullable or an end anchor; otherwise
 			// it is a pattern with something after a wildcard, which Istio
@@ -126,8 +144,31 @@ func (e *expander) node(alts []alt, n *syntax.Regexp) []alt {
 	return out
 }
 
-// step applies node n to one closed alternative.
+// step applies node n to one closed or ended alternative.
 func (e *expander) step(a alt, n *syntax.Regexp) []alt {
+	if a.ended {
+		// After the end of input only the empty string can follow: what
+		// matches it, another end anchor, or a start anchor where one
+		// matches. A multi-line "$" also matches before a newline, which
+		// this expansion does not follow: text after it fails closed.
+		switch n.Op {
+		case syntax.OpLiteral, syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			if a.lineEnd {
+				return e.fail("text after a multi-line end anchor")
+			}
+			return nil
+		case syntax.OpStar:
+			return []alt{a} // no repetition: one more cannot end anywhere new
+		case syntax.OpPlus:
+			return e.seq([]alt{a}, n.Sub)
+		case syntax.OpRepeat:
+			cur := []alt{a}
+			for i := 0; i < n.Min && len(cur) > 0; i++ {
+				cur = e.seq(cur, n.Sub)
+			}
+			return cur
+		}
+	}
 	switch n.Op {
 	case syntax.OpEmptyMatch:
 		return []alt{a}
@@ -138,7 +179,8 @@ func (e *expander) step(a alt, n *syntax.Regexp) []alt {
 				var next []alt
 				for _, v := range caseVariants(r) {
 					for _, x := range out {
-						next = append(next, alt{s: x.s + string(v)})
+						x.s += string(v)
+						next = append(next, x)
 					}
 				}
 				out = next
@@ -148,7 +190,8 @@ func (e *expander) step(a alt, n *syntax.Regexp) []alt {
 			}
 			return out
 		}
-		return []alt{{s: a.s + string(n.Rune)}}
+		a.s += string(n.Rune)
+		return []alt{a}
 	case syntax.OpCharClass:
 		var out []alt
 		for i := 0; i+1 < len(n.Rune); i += 2 {
@@ -156,7 +199,9 @@ func (e *expander) step(a alt, n *syntax.Regexp) []alt {
 				return e.fail("character class %s is too large", n)
 			}
 			for r := n.Rune[i]; r <= n.Rune[i+1]; r++ {
-				out = append(out, alt{s: a.s + string(r)})
+				b := a
+				b.s += string(r)
+				out = append(out, b)
 				if len(out) > maxAlternatives {
 					return e.fail("character class %s is too large", n)
 				}
@@ -166,12 +211,15 @@ func (e *expander) step(a alt, n *syntax.Regexp) []alt {
 	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
 		return e.fail("a single arbitrary character")
 	case syntax.OpBeginText, syntax.OpBeginLine:
-		if a.s == "" {
+		if e.begin(a, n) {
 			return []alt{a}
 		}
-		return nil // cannot match: the alternative disappears (narrower, never wider)
+		return nil // cannot match here: the alternative disappears (as in the regex)
 	case syntax.OpEndText, syntax.OpEndLine:
-		return []alt{{s: a.s, ended: true}}
+		// A later "\z" proves the end; a multi-line "$" alone does not.
+		a.lineEnd = n.Op == syntax.OpEndLine && (!a.ended || a.lineEnd)
+		a.ended = true
+		return []alt{a}
 	case syntax.OpCapture:
 		return e.seq([]alt{a}, n.Sub)
 	case syntax.OpConcat:
@@ -186,7 +234,8 @@ func (e *expander) step(a alt, n *syntax.Regexp) []alt {
 		return append([]alt{a}, e.seq([]alt{a}, n.Sub)...)
 	case syntax.OpStar:
 		if isAnyStar(n) {
-			return []alt{{s: a.s, open: true}}
+			a.open = true
+			return []alt{a}
 		}
 		return e.fail("unbounded repetition %s", n)
 	case syntax.OpPlus:
@@ -309,17 +358,33 @@ func ValuePatterns(regex string) ([]string, error) {
 		if len(rest) == 0 {
 			return []string{"*"}, nil // any value, also empty
 		}
+		tail := append(append([]*syntax.Regexp{}, rest...), &syntax.Regexp{Op: syntax.OpEndText})
+		// The leading Σ* matched a non-empty prefix: the rest follows it,
+		// where a start anchor no longer matches ("*s"), or it matched
+		// nothing: the rest stands at the start of the value, where one
+		// does (exact values). ".*(^|,)admin" is "admin" or "*,admin",
+		// never "*admin".
 		e := &expander{}
-		alts := e.seq([]alt{{}}, append(rest, &syntax.Regexp{Op: syntax.OpEndText}))
+		after := e.seq([]alt{{mid: true}}, tail)
+		atStart := e.seq([]alt{{}}, tail)
 		if e.err != nil {
 			return nil, fmt.Errorf("%w: %v", errUnsupported, e.err)
 		}
-		var out []string
-		for _, a := range alts {
+		var out, suffixes []string
+		for _, a := range after {
 			if a.open || a.s == "" || strings.ContainsAny(a.s, istioSpecial) {
 				return nil, fmt.Errorf("%w: contains %q (a wildcard on both sides)", errUnsupported, a.s)
 			}
-			out = append(out, "*"+a.s)
+			out, suffixes = append(out, "*"+a.s), append(suffixes, a.s)
+		}
+		exact, err := patterns(atStart, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range exact {
+			if !slices.ContainsFunc(suffixes, func(sfx string) bool { return strings.HasSuffix(x, sfx) }) {
+				out = append(out, x)
+			}
 		}
 		return nonEmpty(dedupe(out), nil)
 	}
