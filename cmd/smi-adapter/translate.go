@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/go-multierror"
 	goyaml "go.yaml.in/yaml/v2"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -85,10 +86,17 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	var objs []runtime.Object
+	invalid := false
 	for _, f := range files {
-		more, err := readInputs(scheme, f, stdin)
+		more, bad, err := readInputs(scheme, f, stdin)
 		if err != nil {
 			return err
+		}
+		// One bad object is reported with its file and translated around:
+		// every other object still is, and the exit code is 1.
+		for _, b := range bad {
+			fmt.Fprintf(stderr, "error: %v\n", b)
+			invalid = true
 		}
 		objs = append(objs, more...)
 	}
@@ -112,7 +120,7 @@ func translate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		objects, more := tr.Translate(slice)
 		return keyOut{problems, more, objects}, nil
 	})
-	invalid, failedClosed := false, false
+	failedClosed := false
 	var out []runtime.Object
 	for _, o := range outs {
 		invalid = report(stderr, o.problems, "") || invalid
@@ -141,12 +149,14 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 // readInputs decodes a file, every *.yaml/*.yml/*.json of a directory, or
 // stdin. SMI objects are converted to their hubs; Deployments, StatefulSets
 // and DaemonSets stand for one pod of their template (workload selection).
-func readInputs(scheme *runtime.Scheme, path string, stdin io.Reader) ([]runtime.Object, error) {
+// A document that cannot be decoded or converted is one of bad, named by its
+// file and object; err is for a file that cannot be read.
+func readInputs(scheme *runtime.Scheme, path string, stdin io.Reader) (out []runtime.Object, bad []error, err error) {
 	var sources []string
 	if path == "-" {
 		sources = []string{"-"}
 	} else if st, err := os.Stat(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if st.IsDir() {
 		for _, ext := range []string{"*.yaml", "*.yml", "*.json"} {
 			m, _ := filepath.Glob(filepath.Join(path, ext))
@@ -156,21 +166,23 @@ func readInputs(scheme *runtime.Scheme, path string, stdin io.Reader) ([]runtime
 	} else {
 		sources = []string{path}
 	}
-	var out []runtime.Object
 	for _, src := range sources {
 		var data []byte
-		var err error
 		if src == "-" {
 			data, err = io.ReadAll(stdin)
 		} else {
 			data, err = os.ReadFile(src)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		docs, err := apis.DecodeYAML(scheme, bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
+		if me := (*multierror.Error)(nil); errors.As(err, &me) {
+			for _, e := range me.Errors {
+				bad = append(bad, fmt.Errorf("%s: %w", src, e))
+			}
+		} else if err != nil {
+			bad = append(bad, fmt.Errorf("%s: %w", src, err))
 		}
 		for _, d := range docs {
 			switch o := d.Object.(type) {
@@ -189,13 +201,16 @@ func readInputs(scheme *runtime.Scheme, path string, stdin io.Reader) ([]runtime
 				}
 				hub, err := apis.ToHub(scheme, d.Object, d.GVK)
 				if err != nil {
-					return nil, fmt.Errorf("%s: document %d: %w", src, d.Index, err)
+					m, _ := d.Object.(metav1.Object)
+					bad = append(bad, fmt.Errorf("%s: %w", src, &apis.DocumentError{Index: d.Index, Kind: d.GVK.Kind,
+						Namespace: m.GetNamespace(), Name: m.GetName(), Err: err}))
+					continue
 				}
 				out = append(out, hub)
 			}
 		}
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 func templatePod(owner metav1.ObjectMeta, t corev1.PodTemplateSpec) *corev1.Pod {

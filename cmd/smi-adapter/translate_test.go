@@ -171,3 +171,49 @@ func TestJSONListIsMarshalIndent(t *testing.T) {
 		}
 	}
 }
+
+// TestTranslateGoesOnPastBadObjects: a document that cannot be decoded (a
+// typo) or converted (a v1alpha1 ratio that needs integers above 2^31-1) is
+// reported with its file and object; every other object of the file is
+// translated, and the exit code is 1.
+func TestTranslateGoesOnPastBadObjects(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mixed.yaml")
+	stream := `apiVersion: split.smi-spec.io/v1alpha1
+kind: TrafficSplit
+metadata: {name: huge, namespace: shop}
+spec:
+  service: web
+  backends: [{service: web-v1, weight: 1m}, {service: web-v2, weight: 3000000000}]
+---
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {name: typo, namespace: shop}
+spec: {service: web, backends: [], typo: 1}
+---
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {name: good, namespace: shop}
+spec:
+  service: api
+  backends: [{service: api-v1, weight: 90}, {service: api-v2, weight: 10}]
+`
+	for _, svc := range []string{"api", "api-v1", "api-v2"} {
+		stream += "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + svc + ", namespace: shop}\nspec: {ports: [{name: http, port: 80}]}\n"
+	}
+	if err := os.WriteFile(file, []byte(stream), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := translate([]string{"--backend", "istio", "-f", dir}, nil, &out, &errb); !errors.Is(err, errInvalid) {
+		t.Fatalf("want exit 1 (errInvalid), got %v; stderr: %s", err, errb.String())
+	}
+	for _, want := range []string{file + ": document 0 (TrafficSplit shop/huge)", file + ": document 1 (TrafficSplit shop/typo)"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr does not report %q:\n%s", want, errb.String())
+		}
+	}
+	if !strings.Contains(out.String(), "api-v2.shop.svc.cluster.local") {
+		t.Errorf("the good split was not translated:\n%s", out.String())
+	}
+}
