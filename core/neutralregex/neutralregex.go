@@ -15,8 +15,10 @@
 // and lazy quantifiers, ^ and $ (of the text), . and (?s:.). What has no
 // such form is an *UnsupportedError and the caller fails closed: word
 // boundaries (ASCII in RE2, Unicode in Rust), line anchors and anchors
-// inside repetitions (where Rust's regex 1.7 and RE2 disagree), and classes
-// too large to write out.
+// inside repetitions (where Rust's regex 1.7 and RE2 disagree), surrogate
+// code points as literals (each engine reads them otherwise; in a class they
+// are trimmed, as no UTF-8 text holds them), and classes too large to write
+// out.
 package neutralregex
 
 import (
@@ -80,6 +82,12 @@ func write(b *strings.Builder, t *syntax.Regexp, rep bool) error {
 					writeClass(b, orbit)
 					continue
 				}
+			}
+			if r >= surrogateMin && r <= surrogateMax {
+				// The engines disagree (measured): RE2 matches the
+				// three bytes of its CESU-8 form, Go's regexp matches
+				// U+FFFD, Rust refuses the regex. No form reads the same.
+				return fmt.Errorf("the surrogate code point %U as a literal: RE2 matches its 3-byte encoding (not UTF-8), Go U+FFFD, and Rust's regex refuses it", r)
 			}
 			writeLiteral(b, r)
 		}

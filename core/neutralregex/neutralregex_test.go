@@ -26,6 +26,7 @@ func TestPrint(t *testing.T) {
 		{`[^\x00-\x{10FFFF}]`, `(?:a^)`},
 		{`é`, `\x{E9}`},
 		{`a.b|c`, `a.b|c`},
+		{`[\x{D7FF}-\x{E000}]`, `[\x{D7FF}-\x{E000}]`}, // scalar bounds: Rust reads the scalars between
 	} {
 		got, err := Print(c.in)
 		if err != nil || got != c.out {
@@ -35,7 +36,7 @@ func TestPrint(t *testing.T) {
 }
 
 func TestUnsupported(t *testing.T) {
-	for _, in := range []string{`\bfoo`, `a\B`, `\pL`, `(?m)^/x`, `(?:^/a)+`} {
+	for _, in := range []string{`\bfoo`, `a\B`, `\pL`, `(?m)^/x`, `(?:^/a)+`, `/a\x{D800}b|/c`, `(?i)\x{DFFF}`} {
 		_, err := Print(in)
 		var u *UnsupportedError
 		if !errors.As(err, &u) || u.Regex != in {
