@@ -64,6 +64,9 @@ func (b *Backend) Translate(slice *model.Slice) ([]runtime.Object, model.Problem
 	return out, res.Problems
 }
 
+// Options are the translation options New read from the settings.
+func (b *Backend) Options() Options { return b.opts }
+
 // ResyncPeriod implements backend.Resyncer: Consul cannot be watched
 // through the Kubernetes cache, so every key is checked again periodically.
 func (b *Backend) ResyncPeriod() time.Duration { return b.resync }

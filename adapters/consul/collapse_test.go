@@ -8,6 +8,7 @@ import (
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
 )
 
 // collapsePolicy: prod/api grants all traffic to the sources given, each
@@ -103,5 +104,13 @@ func TestNamespaceCollapse(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAnnotationConnectService: the annotation the collapse messages name is
+// the one core counts.
+func TestAnnotationConnectService(t *testing.T) {
+	if consul.AnnotationConnectService != normalize.AnnotationConnectService {
+		t.Errorf("consul %q, normalize %q", consul.AnnotationConnectService, normalize.AnnotationConnectService)
 	}
 }

@@ -8,16 +8,28 @@ import (
 	"testing"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/core/testutil"
 )
 
-// render translates every key of a fixture into config entries, as JSON
-// that `consul config write` accepts, then the problems.
+// render translates every key of a fixture (and the mesh key) into config
+// entries, as JSON that `consul config write` accepts, then the problems.
+// The fixture's "# options:" line holds backend settings (namespace,
+// mirror-namespaces, default-access…), read by the product's own parser.
 func render(t *testing.T, file string) []byte {
 	t.Helper()
 	m := testutil.LoadMemory(t, file)
+	be, err := consul.New(backend.Options{Settings: testutil.FixtureOptions(t, file)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := be.(*consul.Backend).Options()
+	// A backend that collapses namespaces (the free edition, one configured
+	// namespace) gets the identities of each source's name elsewhere, as the
+	// controller's model does.
+	build := normalize.Options{IdentitiesElsewhere: backend.IdentitiesElsewhere(be)}
 	type out struct {
 		Entries  []json.RawMessage   `json:"entries"`
 		Problems []*model.Diagnostic `json:"problems,omitempty"`
@@ -25,14 +37,12 @@ func render(t *testing.T, file string) []byte {
 	var o out
 	var keyed []string
 	all := model.Problems{}
-	for _, k := range m.Keys() {
+	for _, k := range append(m.Keys(), model.MeshKey) {
 		if k.Kind == model.KeyRoute {
 			continue
 		}
-		// The free edition collapses namespaces: the model carries the
-		// identities of each source's name elsewhere, as the controller's does.
-		slice, _ := normalize.Options{IdentitiesElsewhere: true}.Build(k, m)
-		res := consul.Translate(slice, consul.Options{})
+		slice, _ := build.Build(k, m)
+		res := consul.Translate(slice, opts)
 		all.Merge(res.Problems)
 		for _, d := range res.Entries {
 			b, err := json.Marshal(consul.Clean(d.Entry))

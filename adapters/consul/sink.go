@@ -57,7 +57,14 @@ func (s *Sink) index(ctx context.Context, key string) (map[string]bool, error) {
 	s.mu.Unlock()
 	if stale {
 		byKey := map[string]map[string]bool{}
-		q := (&capi.QueryOptions{Namespace: s.Opts.Namespace}).WithContext(ctx)
+		// With mirrored namespaces the entries live in one Consul namespace
+		// per Kubernetes namespace (and default-access=deny's in "*"): list
+		// them all, or entries written before a restart are never pruned.
+		ns := s.Opts.Namespace
+		if s.Opts.MirrorNamespaces {
+			ns = "*"
+		}
+		q := (&capi.QueryOptions{Namespace: ns}).WithContext(ctx)
 		for _, kind := range Kinds {
 			list, _, err := s.Client.ConfigEntries().List(kind, q)
 			if err != nil {

@@ -28,6 +28,12 @@ const (
 	ReasonNamespaceCollapse = "NamespaceCollapse"
 )
 
+// AnnotationConnectService is consul-k8s's pod annotation naming the Consul
+// service a pod registers as (core/normalize.AnnotationConnectService, which
+// decides what exists for model.Grant.Elsewhere; adapters do not import
+// core/normalize).
+const AnnotationConnectService = "consul.hashicorp.com/connect-service"
+
 // Options of the Consul translation.
 type Options struct {
 	// Namespace is the Consul Enterprise namespace entries go to ("" for the
@@ -38,10 +44,11 @@ type Options struct {
 	MirrorNamespaces bool
 	MirrorPrefix     string
 	// DefaultAccess "deny" writes a service-intentions entry for the
-	// wildcard destination with a "*" deny source: every service no
-	// TrafficTarget names is closed too (SMI's deny by default), whatever the
-	// agent's default intention policy. "allow" (default) leaves that to the
-	// agent's configuration.
+	// wildcard destination with a "*" deny source (in every namespace, with
+	// namespaces: defaultDeny): every service no TrafficTarget names is
+	// closed too (SMI's deny by default), whatever the agent's default
+	// intention policy. "allow" (default) leaves that to the agent's
+	// configuration.
 	DefaultAccess string
 }
 
@@ -85,8 +92,7 @@ type Result struct {
 func Translate(slice *model.Slice, o Options) Result {
 	res := Result{Problems: model.Problems{}}
 	if slice.Key.Kind == model.KeyMesh && o.DefaultAccess == "deny" {
-		res.Entries = append(res.Entries, Desired{Entry: &capi.ServiceIntentionsConfigEntry{Kind: capi.ServiceIntentions, Name: "*", Namespace: o.Namespace,
-			Sources: []*capi.SourceIntention{{Name: "*", Namespace: o.Namespace, Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul}}}})
+		res.Entries = append(res.Entries, Desired{Entry: defaultDeny(o)})
 	}
 	if sp := slice.Split; sp != nil {
 		res.Entries = append(res.Entries, split(sp, o, res.Problems)...)
@@ -350,7 +356,7 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 		}
 		entry.Sources = append(entry.Sources, si)
 	}
-	entry.Sources = append(entry.Sources, &capi.SourceIntention{Name: "*", Namespace: wildcardNS(ns), Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul})
+	entry.Sources = append(entry.Sources, denyEveryone(o))
 	var out []Desired
 	if l7 {
 		out = append(out, defaults(ns, dest, src))
@@ -381,8 +387,8 @@ func collapse(sname string, r *rights, pol *model.AccessPolicy, p model.Problems
 	if len(denied) > 0 {
 		sort.Slice(denied, func(i, j int) bool { return denied[i].String() < denied[j].String() })
 		msg := fmt.Sprintf("Consul names source %s by its name %q alone (all Kubernetes namespaces share one Consul namespace), and %s %s now "+
-			"(a pod running as service account %q or a Service named %q) with no grant to %s: granting %q would grant %s too, so nothing is granted to %q (fail closed)",
-			identities(r.who), sname, identities(denied), plural(denied, "exists", "exist"), sname, sname, pol.Destination, sname, plural(denied, "it", "them"), sname)
+			"(a pod running as service account %q or registered as %q by its %s annotation, or a Service named %q) with no grant to %s: granting %q would grant %s too, so nothing is granted to %q (fail closed)",
+			identities(r.who), sname, identities(denied), plural(denied, "exists", "exist"), sname, sname, AnnotationConnectService, sname, pol.Destination, sname, plural(denied, "it", "them"), sname)
 		for _, ref := range uniqueRefs(r.from) {
 			p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityError, Reason: ReasonNamespaceCollapse, Message: msg})
 		}
@@ -439,9 +445,38 @@ func permissionKey(h *capi.IntentionHTTPPermission) string {
 	return b.String()
 }
 
-func wildcardNS(ns string) string {
-	if ns == "" {
-		return ""
+// Namespaced reports whether o writes Consul Enterprise namespaces (a
+// configured namespace, or mirrored Kubernetes namespaces): then a source
+// without a Namespace means only the entry's own namespace.
+func (o Options) Namespaced() bool { return o.MirrorNamespaces || o.Namespace != "" }
+
+// everyNamespace is the Namespace of a source that must match callers in
+// every Consul namespace: "*" with namespaces, "" (the one namespace) in the
+// free edition, whose agent refuses namespace fields.
+func everyNamespace(o Options) string {
+	if o.Namespaced() {
+		return "*"
 	}
-	return strings.TrimSpace(ns)
+	return ""
+}
+
+// denyEveryone is the source that denies every caller no other source of the
+// entry names: Name "*" in every namespace. A "*" source in the entry's own
+// namespace alone would leave callers of other namespaces to the agent's
+// default policy (allow, without ACLs).
+func denyEveryone(o Options) *capi.SourceIntention {
+	return &capi.SourceIntention{Name: "*", Namespace: everyNamespace(o), Action: capi.IntentionActionDeny, Type: capi.IntentionSourceConsul}
+}
+
+// defaultDeny is default-access=deny's entry: the wildcard destination with
+// denyEveryone. Its own namespace is the configured one, which every
+// Kubernetes namespace maps to, or with mirrored namespaces "*" (every
+// namespace: a mirrored destination lives in the namespace of its Kubernetes
+// namespace, so an entry of one namespace would close only that one).
+func defaultDeny(o Options) *capi.ServiceIntentionsConfigEntry {
+	ns := o.Namespace
+	if o.MirrorNamespaces {
+		ns = "*"
+	}
+	return &capi.ServiceIntentionsConfigEntry{Kind: capi.ServiceIntentions, Name: "*", Namespace: ns, Sources: []*capi.SourceIntention{denyEveryone(o)}}
 }

@@ -36,7 +36,8 @@ import (
 // (a pod taking another identity's labels once left a policy wider than SMI).
 // The model is built as for a backend that collapses namespaces
 // (IdentitiesElsewhere): pods and Services of a second namespace, some named
-// like the accounts, change the policies granting a source of their name.
+// like the accounts or registering as them (consul-k8s's connect-service
+// annotation), change the policies granting a source of their name.
 func TestEveryAffectedKeyIsEnqueued(t *testing.T) {
 	scheme, err := NewScheme()
 	if err != nil {
@@ -111,9 +112,19 @@ func (g *world) labels() map[string]string {
 func (g *world) ns() string { return g.pick([]string{depNS, depNS, depOther}) }
 
 func (g *world) pod() client.Object {
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: g.ns(), Name: g.name("pod"), Labels: g.labels()},
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: g.ns(), Name: g.name("pod"), Labels: g.labels(), Annotations: g.connectService()},
 		Spec: corev1.PodSpec{ServiceAccountName: g.pick(accounts), Containers: []corev1.Container{{Name: "c",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(8080 + g.r.IntN(2))}}}}}}
+}
+
+// connectService: no annotations half the time, else consul-k8s's
+// connect-service annotation naming accounts' names (the Consul service the
+// pod registers as, whatever its service account), one or a multi-port list.
+func (g *world) connectService() map[string]string {
+	if g.r.IntN(2) == 0 {
+		return nil
+	}
+	return map[string]string{normalize.AnnotationConnectService: g.pick([]string{"a", "b", "c", "b,c", " a , c", "", "x,a"})}
 }
 
 func (g *world) service(ns, name string) client.Object {
@@ -232,9 +243,11 @@ func (g *world) change(w []client.Object) (after []client.Object, old, new clien
 		switch o := old.(type) {
 		case *corev1.Pod:
 			p := o.DeepCopy()
-			switch g.r.IntN(4) {
+			switch g.r.IntN(5) {
 			case 0:
 				p.Labels = g.labels()
+			case 4:
+				p.Annotations = g.connectService()
 			case 1:
 				p.Status.Phase = pick(g.r, []corev1.PodPhase{corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed})
 			case 2:

@@ -19,9 +19,10 @@ const (
 	indexRoutes   = "smi.routes"   // TrafficTarget/TrafficSplit -> "Kind/ns/name" of routes used
 	indexServices = "smi.services" // TrafficSplit -> "ns/name" of root and backends
 	// indexSources: TrafficTarget -> names of its ServiceAccount sources;
-	// indexIdentity: Pod (not terminated) -> its service account, Service ->
-	// its name (normalize.IdentityExists). Together, cluster-wide, they find
-	// the identities that share a source's name (backend.NamespaceCollapser).
+	// indexIdentity: Pod (not terminated) -> its service account and the
+	// names of its consul-k8s connect-service annotation, Service -> its
+	// name (normalize.IdentityNames). Together, cluster-wide, they find the
+	// identities that share a source's name (backend.NamespaceCollapser).
 	indexSources  = "smi.sourceNames"
 	indexIdentity = "smi.identity"
 )
@@ -104,10 +105,7 @@ func elsewhereIndexes() []fieldIndex {
 	}
 }
 
-// identityIndex: the identity name a pod or Service makes exist, if any.
+// identityIndex: the identity names a pod or Service makes exist.
 func identityIndex(pod *corev1.Pod, svc *corev1.Service) []string {
-	if name, ok := normalize.IdentityExists(pod, svc); ok {
-		return []string{name}
-	}
-	return nil
+	return normalize.IdentityNames(pod, svc)
 }

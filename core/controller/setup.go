@@ -158,20 +158,34 @@ func (m *mapper) sourceNameKeys(ctx context.Context, names ...string) []model.Ke
 }
 
 // identityKeys: sourceNameKeys of the identities that pods or Services (one
-// object, or the old and new forms of one) make exist, unless an edit kept
-// the identity as it was.
+// object, or the old and new forms of one) make exist (normalize.IdentityNames:
+// for a pod its service account and its connect-service names). Given both
+// forms, only the names one has and the other lacks: an edit that keeps a
+// pod's names (a status write) enqueues nothing.
 func (m *mapper) identityKeys(ctx context.Context, pods []*corev1.Pod, svcs []*corev1.Service) []model.Key {
-	var names []string
+	if !m.elsewhere {
+		return nil
+	}
+	var sets [][]string
 	for _, p := range pods {
-		if n, ok := normalize.IdentityExists(p, nil); ok {
-			names = append(names, n)
-		}
+		sets = append(sets, normalize.IdentityNames(p, nil))
 	}
 	for _, s := range svcs {
-		names = append(names, s.Name)
+		sets = append(sets, normalize.IdentityNames(nil, s))
 	}
-	if len(pods)+len(svcs) == 2 && len(names) == 2 && names[0] == names[1] {
-		return nil
+	var names []string
+	if len(sets) == 2 {
+		for i, set := range sets {
+			for _, n := range set {
+				if !slices.Contains(sets[1-i], n) {
+					names = append(names, n)
+				}
+			}
+		}
+	} else {
+		for _, set := range sets {
+			names = append(names, set...)
+		}
 	}
 	slices.Sort(names)
 	return m.sourceNameKeys(ctx, slices.Compact(names)...)
@@ -412,7 +426,10 @@ type keyCapture struct {
 func (c *keyCapture) Add(k model.Key) { c.keys = append(c.keys, k) }
 
 // podHandler enqueues on pod create/delete and on changes that move a pod in
-// or out of a selection: labels, service account, terminal phase, ports.
+// or out of a selection: labels, service account, terminal phase, ports;
+// and, for a backend that collapses namespaces, on changes of the identity
+// names it makes exist (service account, terminal phase, consul-k8s's
+// connect-service annotation: identityKeys).
 func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 	return handler.TypedFuncs[*corev1.Pod, model.Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Pod], q queue) {
@@ -421,11 +438,10 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
 			o, n := e.ObjectOld, e.ObjectNew
-			if maps.Equal(o.Labels, n.Labels) && o.Spec.ServiceAccountName == n.Spec.ServiceAccountName &&
-				terminal(o) == terminal(n) && equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
-				return
+			if !maps.Equal(o.Labels, n.Labels) || o.Spec.ServiceAccountName != n.Spec.ServiceAccountName ||
+				terminal(o) != terminal(n) || !equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
+				enqueue(q, m.podKeys(ctx, o, n)...)
 			}
-			enqueue(q, m.podKeys(ctx, o, n)...)
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{o, n}, nil)...)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {

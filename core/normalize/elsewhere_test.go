@@ -94,3 +94,54 @@ func TestBuildFillsElsewhereOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityNamespacesConnectService: a pod registering as another Consul
+// service through consul-k8s's connect-service annotation makes an identity
+// of that name exist (one name, or each name of a multi-port list, blanks
+// trimmed) besides its service account's; a terminated pod makes none.
+func TestIdentityNamespacesConnectService(t *testing.T) {
+	annotated := func(ns, name, account, names string, phase corev1.PodPhase) *corev1.Pod {
+		p := pod(ns, name, account, phase)
+		p.Annotations = map[string]string{normalize.AnnotationConnectService: names}
+		return p
+	}
+	m, err := normalize.NewMemory("default",
+		annotated("ns-b", "impostor", "x", "web", corev1.PodRunning),
+		annotated("ns-c", "multi", "y", "api, web ,admin,", corev1.PodRunning),
+		annotated("ns-d", "done", "z", "web", corev1.PodFailed),
+		annotated("ns-e", "blank", "v", " ", corev1.PodRunning),
+		pod("ns-a", "web-0", "web", corev1.PodRunning),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"web":   {"ns-a", "ns-b", "ns-c"},
+		"api":   {"ns-c"},
+		"admin": {"ns-c"},
+		"x":     {"ns-b"},
+		"z":     nil,
+		"":      nil,
+		"v":     {"ns-e"},
+	} {
+		if got := m.IdentityNamespaces(name); !reflect.DeepEqual(got, want) {
+			t.Errorf("IdentityNamespaces(%q) = %v, want %v", name, got, want)
+		}
+	}
+	// The model of a grant to ns-a/web names the impostors.
+	tt := &accessv1alpha3.TrafficTarget{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-a", Name: "api"},
+		Spec: accessv1alpha3.TrafficTargetSpec{
+			Destination: accessv1alpha3.IdentityBindingSubject{Kind: "ServiceAccount", Name: "api"},
+			Rules:       []accessv1alpha3.TrafficTargetRule{{Kind: "TCPRoute", Name: "tcp"}},
+			Sources:     []accessv1alpha3.IdentityBindingSubject{{Kind: "ServiceAccount", Name: "web"}},
+		}}
+	m, err = normalize.NewMemory("default", tt, &specsv1alpha4.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-a", Name: "tcp"}},
+		annotated("ns-b", "impostor", "x", "web", corev1.PodRunning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slice, _ := normalize.Options{IdentitiesElsewhere: true}.Build(model.Key{Kind: model.KeyAccess, Namespace: "ns-a", Name: "api"}, m)
+	if got, want := slice.Access.Grants[0].Elsewhere, []model.Identity{{Namespace: "ns-b", Name: "web"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Elsewhere %v, want %v", got, want)
+	}
+}

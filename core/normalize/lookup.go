@@ -1,6 +1,9 @@
 package normalize
 
 import (
+	"slices"
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
@@ -19,23 +22,51 @@ type Lookup interface {
 	Pods(namespace string) []*corev1.Pod
 	// IdentityNamespaces lists, sorted and once each, the namespaces in
 	// which an identity named name exists now: a pod that has not
-	// terminated running as service account name (ServiceAccountOf), or a
-	// Service named name — both what consul-k8s registers as the Consul
-	// service name. It looks at every namespace.
+	// terminated running as service account name (ServiceAccountOf) or
+	// naming name in consul-k8s's connect-service annotation
+	// (ConnectServiceNames), or a Service named name — what consul-k8s
+	// registers as the Consul service name. It looks at every namespace.
 	IdentityNamespaces(name string) []string
 }
 
-// IdentityExists reports whether pod or svc (one of them nil) makes an
-// identity of its name exist for IdentityNamespaces, and under which name.
-func IdentityExists(pod *corev1.Pod, svc *corev1.Service) (name string, ok bool) {
+// AnnotationConnectService is consul-k8s's pod annotation naming the Consul
+// service a pod registers as instead of its Kubernetes Service's name; for
+// a multi-port pod, a comma-separated list of names, one per port.
+const AnnotationConnectService = "consul.hashicorp.com/connect-service"
+
+// ConnectServiceNames are the Consul service names a pod's connect-service
+// annotation gives, sorted and once each: consul-k8s registers a pod under
+// a single name it holds, and a multi-port pod (a list: "web,web-admin")
+// under each name of the list, those of the Kubernetes Services that select
+// it. Each name of a list counts, blanks around it trimmed: naming more
+// identities than register can only make a mesh that collapses names fail
+// closed, never grant more.
+func ConnectServiceNames(pod *corev1.Pod) []string {
+	var out []string
+	for _, n := range strings.Split(pod.Annotations[AnnotationConnectService], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// IdentityNames lists, sorted and once each, the names of the identities
+// pod or svc (one of them nil) makes exist for IdentityNamespaces: a pod
+// that has not terminated, its service account and its connect-service
+// names; a Service, its name.
+func IdentityNames(pod *corev1.Pod, svc *corev1.Service) []string {
 	switch {
 	case pod != nil:
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-			return "", false
+			return nil
 		}
-		return serviceAccountOf(pod), true
+		out := append(ConnectServiceNames(pod), serviceAccountOf(pod))
+		slices.Sort(out)
+		return slices.Compact(out)
 	case svc != nil:
-		return svc.Name, true
+		return []string{svc.Name}
 	}
-	return "", false
+	return nil
 }

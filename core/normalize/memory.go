@@ -101,7 +101,7 @@ func (m *Memory) Pods(ns string) []*corev1.Pod { return m.pods[ns] }
 func (m *Memory) IdentityNamespaces(name string) []string {
 	var out []string
 	for _, p := range m.allPods {
-		if n, ok := IdentityExists(p, nil); ok && n == name {
+		if slices.Contains(IdentityNames(p, nil), name) {
 			out = append(out, p.Namespace)
 		}
 	}
