@@ -3,8 +3,12 @@
 // with matches and with splits=httproute, policy.linkerd.io HTTPRoutes
 // attached to the root Service. TrafficTargets become Servers (deny by
 // default), MeshTLSAuthentications naming the sources, AuthorizationPolicies,
-// and HTTPRoutes for HTTP rules — with the kubelet's probe routes kept
-// authorized. Translate is pure; Backend applies it with the shared kubesink.
+// and HTTPRoutes for HTTP rules — planned together, as Linkerd authorizes
+// each request on its one best route (overlap.go) — with the kubelet's
+// probe routes kept authorized. Ports Linkerd carries as TCP (ports.go) get
+// no HTTPRoute, inbound or outbound, and no split rule is left without a
+// backend of weight above 0. Translate is pure; Backend applies it with
+// the shared kubesink.
 package linkerd
 
 import (
@@ -35,6 +39,9 @@ const (
 	// ReasonWeightsApproximated: the split's ratio does not fit Linkerd's
 	// weight encoding; the closest one that does is written.
 	ReasonWeightsApproximated = "WeightsApproximated"
+	// ReasonOpaquePort: a port Linkerd carries as TCP (tcpReason), where
+	// HTTPRoutes and HTTP rules never apply.
+	ReasonOpaquePort = "OpaquePort"
 )
 
 // Split modes.
@@ -239,22 +246,50 @@ func ServiceProfileName(svc, ns, clusterDomain string) string {
 // Linkerd ignores the Service's outbound HTTPRoutes, so one root never gets
 // both. A ServiceProfile also splits every port of its host alike (its
 // dstOverrides carry no port), so a split whose backends do not all serve
-// every port of the root is written as HTTPRoutes, one per port, too.
+// every port of the root is written as HTTPRoutes, one per port, too. With
+// splits=httproute a root with a port Linkerd carries as TCP (tcpReason)
+// keeps the ServiceProfile when it splits every port exactly: HTTPRoutes
+// never apply to TCP, the proxy's TCP stack follows dstOverrides.
 func SplitUsesHTTPRoute(sp *model.Split, o Options) bool {
-	if len(sp.Matches) > 0 || o.withDefaults().Splits == SplitsHTTPRoute {
+	if len(sp.Matches) > 0 {
 		return true
 	}
+	if _, _, ok := profileSplitsAlike(sp); !ok {
+		return true
+	}
+	return o.withDefaults().Splits == SplitsHTTPRoute && len(tcpRootPorts(sp)) == 0
+}
+
+// profileSplitsAlike says whether every backend with traffic serves every
+// TCP port of the root (a ServiceProfile then splits each port exactly);
+// if not, it names a backend and the port it lacks.
+func profileSplitsAlike(sp *model.Split) (backend string, port int32, ok bool) {
 	for _, rp := range sp.Root.Ports {
 		if rp.Protocol != "TCP" {
 			continue
 		}
 		for _, b := range sp.Backends {
 			if b.Weight > 0 && !serves(b.Service, rp.Port) {
-				return true
+				return b.Service.Name, rp.Port, false
 			}
 		}
 	}
-	return false
+	return "", 0, true
+}
+
+// tcpRootPorts: why each TCP port of the root that Linkerd carries as TCP
+// (never HTTP) is, by port.
+func tcpRootPorts(sp *model.Split) map[int32]string {
+	out := map[int32]string{}
+	for _, rp := range sp.Root.Ports {
+		if rp.Protocol != "TCP" {
+			continue
+		}
+		if why := servicePortTCP(rp); why != "" {
+			out[rp.Port] = why
+		}
+	}
+	return out
 }
 
 // Weight bounds of what Linkerd carries. The destination service sends a
@@ -292,7 +327,6 @@ func serves(s model.Service, port int32) bool {
 }
 
 func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
-	src := []model.ObjectRef{sp.From}
 	if sp.Host {
 		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Message: fmt.Sprintf(
 			"%s is a host name served by gateways (Flagger's service.hosts), not a Service: Linkerd splits Services, so nothing is written", sp.Root.Name)})
@@ -308,25 +342,52 @@ func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 		return nil
 	}
 	if !SplitUsesHTTPRoute(sp, o) {
-		// One ServiceProfile serves every port of the root's host. Its
-		// dstOverrides name backends without a port: Linkerd's destination
-		// service then gives each the port the client asked for (an explicit
-		// port would be kept for every port of the root). Every backend with
-		// traffic serves every port of the root (SplitUsesHTTPRoute).
-		ws := splitWeights(sp, maxProfileWeightSum, "Linkerd's ServiceProfile weights (sent to the proxy in decimillis as a uint32)", p)
-		prof := &api.ServiceProfile{TypeMeta: gvServiceProfile, ObjectMeta: metav1.ObjectMeta{
-			Namespace: sp.Root.Namespace, Name: ServiceProfileName(sp.Root.Name, sp.Root.Namespace, o.ClusterDomain)}}
-		for i, b := range sp.Backends {
-			prof.Spec.DstOverrides = append(prof.Spec.DstOverrides, &api.WeightedDst{
-				Authority: fmt.Sprintf("%s.%s.svc.%s", b.Service.Name, b.Service.Namespace, o.ClusterDomain),
-				Weight:    *resource.NewQuantity(ws[i], resource.DecimalSI),
-			})
+		if o.Splits == SplitsHTTPRoute {
+			tcp := tcpRootPorts(sp)
+			for _, port := range ports {
+				if why := tcp[port]; why != "" {
+					p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonOpaquePort, Field: "spec.service", Message: fmt.Sprintf(
+						"splits=httproute, but port %d of %s %s: Linkerd carries it as TCP, which HTTPRoutes never split; the split is written as a ServiceProfile, which splits every port of %s alike (TCP too)", port, sp.Root.Name, why, sp.Root.Name)})
+				}
+			}
 		}
-		if len(prof.Spec.DstOverrides) == 0 {
-			return nil
-		}
-		return []kubesink.Object{{Obj: prof, Sources: src}}
+		return profileSplit(sp, o, p)
 	}
+	return routeSplit(sp, ports, o, p)
+}
+
+// profileSplit: one ServiceProfile serves every port of the root's host.
+// Its dstOverrides name backends without a port: Linkerd's destination
+// service then gives each the port the client asked for (an explicit port
+// would be kept for every port of the root). Every backend with traffic
+// serves every port of the root (SplitUsesHTTPRoute). A profile whose
+// dstOverrides all weigh 0 would leave the proxy no backend (its
+// distribution never becomes ready): none is written.
+func profileSplit(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
+	ws := splitWeights(sp, maxProfileWeightSum, "Linkerd's ServiceProfile weights (sent to the proxy in decimillis as a uint32)", p)
+	prof := &api.ServiceProfile{TypeMeta: gvServiceProfile, ObjectMeta: metav1.ObjectMeta{
+		Namespace: sp.Root.Namespace, Name: ServiceProfileName(sp.Root.Name, sp.Root.Namespace, o.ClusterDomain)}}
+	var total int64
+	for i, b := range sp.Backends {
+		total += ws[i]
+		prof.Spec.DstOverrides = append(prof.Spec.DstOverrides, &api.WeightedDst{
+			Authority: fmt.Sprintf("%s.%s.svc.%s", b.Service.Name, b.Service.Namespace, o.ClusterDomain),
+			Weight:    *resource.NewQuantity(ws[i], resource.DecimalSI),
+		})
+	}
+	if total == 0 {
+		return nil
+	}
+	return []kubesink.Object{{Obj: prof, Sources: []model.ObjectRef{sp.From}}}
+}
+
+// routeSplit writes HTTPRoutes per port of the root. A port Linkerd
+// carries as TCP gets none (HTTPRoutes never apply there), nor does a port
+// no backend with a weight serves: a rule whose backends all weigh 0 (the
+// proxy drops them) has no backend, and every request it matches would
+// wait and fail; such a port stays on the root Service.
+func routeSplit(sp *model.Split, ports []int32, o Options, p model.Problems) []kubesink.Object {
+	src := []model.ObjectRef{sp.From}
 	ws := splitWeights(sp, maxRouteWeightSum, "an HTTPRoute's backendRef weights", p)
 	matches := routeMatches(sp.Matches)
 	for _, m := range matches {
@@ -336,15 +397,26 @@ func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 			return nil
 		}
 	}
+	tcp := tcpRootPorts(sp)
 	var out []kubesink.Object
 	for _, port := range ports {
+		if why := tcp[port]; why != "" {
+			reportTCPSplitPort(sp, why, port, p)
+			continue
+		}
 		var backends []api.BackendRef
+		var total int64
 		for i, b := range sp.Backends {
 			if serves(b.Service, port) {
 				backends = append(backends, api.BackendRef{Name: b.Service.Name, Port: ptr(port), Weight: ptr(int32(ws[i]))})
+				total += ws[i]
 			}
 		}
-		if len(backends) == 0 {
+		if total == 0 {
+			if len(backends) > 0 {
+				p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: model.ReasonNoTraffic, Field: "spec.backends", Message: fmt.Sprintf(
+					"every backend that serves port %d has weight 0: Linkerd drops such backends and would have none to send the port's requests to, so port %d is not split (its requests stay on the root Service)", port, port)})
+			}
 			continue
 		}
 		if len(backends) > maxRuleBackends {
@@ -352,32 +424,59 @@ func split(sp *model.Split, o Options, p model.Problems) []kubesink.Object {
 				"%d backends serve port %d; a Linkerd HTTPRoute rule allows %d: port %d is not split (traffic stays on the root Service)", len(backends), port, maxRuleBackends, port)})
 			continue
 		}
-		var rules []api.HTTPRouteRule
-		if len(sp.Matches) == 0 {
-			rules = []api.HTTPRouteRule{{BackendRefs: backends}}
-		} else {
-			for _, chunk := range chunks(matches, maxRuleMatches) {
-				rules = append(rules, api.HTTPRouteRule{Matches: chunk, BackendRefs: backends})
-			}
+		out = append(out, portRoutes(sp, port, backends, matches, src)...)
+	}
+	return out
+}
+
+// reportTCPSplitPort says what becomes of a split on a root port Linkerd
+// carries as TCP: with matches, nothing is lost (HTTP matches never match
+// TCP, whose connections stay on the root, as SMI says for unmatched
+// traffic); without, the port is not split, as only a ServiceProfile splits
+// TCP and one would split the root's other ports wrongly.
+func reportTCPSplitPort(sp *model.Split, why string, port int32, p model.Problems) {
+	if len(sp.Matches) > 0 {
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: ReasonOpaquePort, Field: "spec.service", Message: fmt.Sprintf(
+			"port %d of %s %s: Linkerd carries it as TCP, where HTTP matches never apply, so its connections stay on the root Service (no HTTPRoute is written for it)", port, sp.Root.Name, why)})
+		return
+	}
+	msg := fmt.Sprintf("port %d of %s %s: Linkerd carries it as TCP, where HTTPRoutes never apply; only a ServiceProfile splits TCP, and it splits every port of the root alike", port, sp.Root.Name, why)
+	if b, bp, ok := profileSplitsAlike(sp); !ok {
+		msg += fmt.Sprintf(", but backend %s lacks port %d", b, bp)
+	}
+	p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Field: "spec.service", Message: msg + fmt.Sprintf(
+		": port %d is not split (its connections stay on the root Service)", port)})
+}
+
+// portRoutes: the HTTPRoutes of one port of the root, every rule with the
+// same backends.
+func portRoutes(sp *model.Split, port int32, backends []api.BackendRef, matches []api.HTTPRouteMatch, src []model.ObjectRef) []kubesink.Object {
+	var rules []api.HTTPRouteRule
+	if len(sp.Matches) == 0 {
+		rules = []api.HTTPRouteRule{{BackendRefs: backends}}
+	} else {
+		for _, chunk := range chunks(matches, maxRuleMatches) {
+			rules = append(rules, api.HTTPRouteRule{Matches: chunk, BackendRefs: backends})
 		}
-		// Routes of at most maxRouteRules rules each: Gateway API precedence
-		// across routes of one parent is the same as within one, and every
-		// rule has the same backends, so the meaning is kept.
-		for i, group := range chunks(rules, maxRouteRules-1) {
-			name := kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d", sp.Root.Name, port))
-			if i > 0 {
-				name = kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d-%d", sp.Root.Name, port, i))
-			}
-			rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: name}}
-			rt.Spec.ParentRefs = []api.ParentRef{{Group: "core", Kind: "Service", Name: sp.Root.Name, Port: ptr(port)}}
-			rt.Spec.Rules = group
-			if i == 0 && len(sp.Matches) > 0 {
-				// Everything else goes to the root as usual. A rule without
-				// matches is Gateway API's "/" prefix, the least specific of all.
-				rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{BackendRefs: []api.BackendRef{{Name: sp.Root.Name, Port: ptr(port)}}})
-			}
-			out = append(out, kubesink.Object{Obj: rt, Sources: src})
+	}
+	// Routes of at most maxRouteRules rules each: Gateway API precedence
+	// across routes of one parent is the same as within one, and every
+	// rule has the same backends, so the meaning is kept.
+	var out []kubesink.Object
+	for i, group := range chunks(rules, maxRouteRules-1) {
+		name := kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d", sp.Root.Name, port))
+		if i > 0 {
+			name = kubesink.ShortName(fmt.Sprintf("%s-smi-split-%d-%d", sp.Root.Name, port, i))
 		}
+		rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: name}}
+		rt.Spec.ParentRefs = []api.ParentRef{{Group: "core", Kind: "Service", Name: sp.Root.Name, Port: ptr(port)}}
+		rt.Spec.Rules = group
+		if i == 0 && len(sp.Matches) > 0 {
+			// Everything else goes to the root as usual. A rule without
+			// matches is Gateway API's "/" prefix, the least specific of all.
+			rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{BackendRefs: []api.BackendRef{{Name: sp.Root.Name, Port: ptr(port)}}})
+		}
+		out = append(out, kubesink.Object{Obj: rt, Sources: src})
 	}
 	return out
 }
@@ -448,16 +547,11 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 			allPorts[cp.Port] = true
 		}
 	}
-	type grantOnPort struct {
-		l4   []model.Identity            // sources with all traffic on the port
-		http map[string][]model.Identity // match key -> sources
-		m    map[string]model.HTTPMatch
-	}
 	byPort := map[int32]*grantOnPort{}
 	at := func(port int32) *grantOnPort {
 		g := byPort[port]
 		if g == nil {
-			g = &grantOnPort{http: map[string][]model.Identity{}, m: map[string]model.HTTPMatch{}}
+			g = &grantOnPort{http: map[string][]model.Identity{}, m: map[string]model.HTTPMatch{}, label: map[string]string{}, from: map[string][]sourceRefs{}}
 			byPort[port] = g
 		}
 		return g
@@ -495,6 +589,10 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 				k := matchKey(*r.HTTP)
 				gp.http[k] = appendID(gp.http[k], g.Source)
 				gp.m[k] = *r.HTTP
+				if _, ok := gp.label[k]; !ok {
+					gp.label[k] = ruleLabel(r)
+				}
+				gp.from[k] = append(gp.from[k], sourceRefs{g.Source, g.From})
 			}
 		}
 	}
@@ -523,16 +621,19 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 	}
 	probesNeeded := false
 	limitReported := map[string]bool{}
+	plans := map[int32]routePlan{} // the same for every selector
 	for si, sel := range pol.Workloads.Selectors {
 		for _, port := range ports {
 			gp := byPort[port]
 			server := serverName(sa, si, port)
+			tcp := containerPortTCP(pol, port)
 			out = append(out, kubesink.Object{Obj: &api.Server{TypeMeta: gvServer,
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: server},
 				Spec: api.ServerSpec{PodSelector: &metav1.LabelSelector{MatchLabels: sel}, Port: intstr.FromInt32(port),
-					// Linkerd's schema default, written out: an object stored unlike
-					// it is written would be rewritten on every reconcile.
-					ProxyProtocol: "unknown", AccessPolicy: "deny"}}, Sources: src})
+					// "unknown" is Linkerd's schema default, written out: an
+					// object stored unlike it is written would be rewritten on
+					// every reconcile.
+					ProxyProtocol: proxyProtocol(tcp), AccessPolicy: "deny"}}, Sources: src})
 			serverRef := api.TargetRef{Group: "policy.linkerd.io", Kind: "Server", Name: server}
 			if len(gp.l4) > 0 {
 				out = append(out, authz(ns, kubesink.ShortName(server+"-l4"), serverRef, mta(sortIDs(gp.l4)), src))
@@ -540,16 +641,48 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 			if len(gp.http) == 0 {
 				continue
 			}
-			keys := make([]string, 0, len(gp.http))
-			for k := range gp.http {
-				keys = append(keys, k)
+			if tcp != "" {
+				if si == 0 {
+					for _, ref := range src {
+						p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: ReasonOpaquePort, Field: "spec.rules", Message: fmt.Sprintf(
+							"port %d of %s %s: Linkerd carries it as TCP (its Server says proxyProtocol opaque), where HTTP rules never apply, so the HTTP grants %s give nothing on it (fail closed; a TCPRoute grants the port)",
+							port, pol.Destination, tcp, strings.Join(gp.labels(), ", "))})
+					}
+				}
+				continue
 			}
-			sort.Strings(keys)
-			for ri, k := range keys {
+			keys := gp.keys()
+			plan, planned := plans[port]
+			if !planned {
+				plan = planRoutes(port, gp.grants(keys), gp.l4)
+				plans[port] = plan
+			}
+			if si == 0 {
+				for _, g := range plan.gaps {
+					refs := src
+					if g.grant >= 0 {
+						refs = gp.grantedBy(keys[g.grant], g.missing)
+					}
+					for _, ref := range refs {
+						d := *g.diag
+						d.Object = ref
+						p.Add(&d)
+					}
+				}
+			}
+			routes := make([]plannedRoute, 0, len(keys)+len(plan.intersections))
+			routes = append(append(routes, plan.routes...), plan.intersections...)
+			for ri, pr := range routes {
 				name := kubesink.ShortName(fmt.Sprintf("%s-r%d", server, ri))
+				k := keys[min(ri, len(keys)-1)]
+				if pr.grant < 0 {
+					// the requests grants both[0] and both[1] share
+					name = kubesink.ShortName(fmt.Sprintf("%s-r%d-%d", server, pr.both[0], pr.both[1]))
+					k = keys[pr.both[0]] + "&" + keys[pr.both[1]]
+				}
 				rt := &api.HTTPRoute{TypeMeta: gvHTTPRoute, ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 				rt.Spec.ParentRefs = []api.ParentRef{{Group: "policy.linkerd.io", Kind: "Server", Name: server}}
-				for _, chunk := range chunks(routeMatches([]model.HTTPMatch{gp.m[k]}), maxRuleMatches) {
+				for _, chunk := range chunks(plannedMatches(pr), maxRuleMatches) {
 					rt.Spec.Rules = append(rt.Spec.Rules, api.HTTPRouteRule{Matches: chunk})
 				}
 				if l := routeLimit(rt); l != "" {
@@ -560,9 +693,9 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 					continue
 				}
 				out = append(out, kubesink.Object{Obj: rt, Sources: src})
-				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name}, mta(sortIDs(gp.http[k])), src))
+				out = append(out, authz(ns, name, api.TargetRef{Group: "policy.linkerd.io", Kind: "HTTPRoute", Name: name}, mta(pr.sources), src))
 			}
-			if len(gp.l4) > 0 {
+			if plan.catchAll {
 				// HTTPRoutes on a Server replace its default route: keep every
 				// other request reachable for the sources granted all traffic.
 				name := kubesink.ShortName(server + "-all")
@@ -612,6 +745,95 @@ func access(pol *model.AccessPolicy, o Options, p model.Problems) []kubesink.Obj
 		}
 	}
 	return out
+}
+
+// grantOnPort is what the grants of an identity allow on one port.
+type grantOnPort struct {
+	l4    []model.Identity            // sources with all traffic on the port
+	http  map[string][]model.Identity // match key -> sources
+	m     map[string]model.HTTPMatch
+	label map[string]string // match key -> where it comes from
+	from  map[string][]sourceRefs
+}
+
+// sourceRefs: the SMI objects that grant a source a match.
+type sourceRefs struct {
+	source model.Identity
+	refs   []model.ObjectRef
+}
+
+// grantedBy: the SMI objects that grant the match of key to any of ids,
+// sorted and once each.
+func (gp *grantOnPort) grantedBy(key string, ids []model.Identity) []model.ObjectRef {
+	var out []model.ObjectRef
+	for _, sr := range gp.from[key] {
+		if slices.Contains(ids, sr.source) {
+			for _, ref := range sr.refs {
+				if !slices.Contains(out, ref) {
+					out = append(out, ref)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// keys: the HTTP match keys, sorted (they number the routes).
+func (gp *grantOnPort) keys() []string {
+	keys := make([]string, 0, len(gp.http))
+	for k := range gp.http {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// labels: where the HTTP matches come from, sorted.
+func (gp *grantOnPort) labels() []string {
+	var out []string
+	for _, k := range gp.keys() {
+		out = append(out, gp.label[k])
+	}
+	return out
+}
+
+// grants: the HTTP grants of keys, for planRoutes.
+func (gp *grantOnPort) grants(keys []string) []portGrant {
+	out := make([]portGrant, len(keys))
+	for i, k := range keys {
+		out[i] = portGrant{key: k, match: gp.m[k], sources: sortIDs(gp.http[k]), label: gp.label[k]}
+	}
+	return out
+}
+
+// ruleLabel names where an HTTP rule comes from, for messages.
+func ruleLabel(r model.Rule) string {
+	if r.Match == "" {
+		return r.Route.String()
+	}
+	return fmt.Sprintf("%s match %q", r.Route, r.Match)
+}
+
+// proxyProtocol is the Server's proxyProtocol for a port tcpReason says
+// carries TCP (why) or not (""): opaque, or Linkerd's detection.
+func proxyProtocol(why string) string {
+	if why != "" {
+		return "opaque"
+	}
+	return "unknown"
+}
+
+// plannedMatches: the HTTPRoute matches of a planned route; an expanded
+// one also matches each SMI method explicitly.
+func plannedMatches(pr plannedRoute) []api.HTTPRouteMatch {
+	ms := []model.HTTPMatch{pr.match}
+	if pr.expanded {
+		m := pr.match
+		m.Methods = smiMethods
+		ms = append(ms, m)
+	}
+	return routeMatches(ms)
 }
 
 // serverName is the name of the Server of one selector and port of an

@@ -11,9 +11,20 @@
 //     MeshTLSAuthentication's identities, a NetworkAuthentication's networks).
 //     A policy targeting the Server covers all its traffic; one targeting an
 //     HTTPRoute covers requests that route chose. With HTTPRoutes attached to
-//     the Server, a request takes the best matching rule (longest path match,
-//     then method, then most headers) and is refused when none matches.
-//     Raw TCP never reaches routes. Linkerd does not proxy UDP.
+//     the Server, a request takes ONE route, as linkerd2-proxy's
+//     linkerd-http-route picks it: each route's best rule (its best match:
+//     the path match length — a regex or exact path counts the whole
+//     request path, a prefix its own length, "/" 1 — then a method match,
+//     then the number of header matches; a rule without matches is "/"),
+//     the best route, ties to the oldest then the first by name; only that
+//     route's authorizations apply, and a request no route matches is
+//     refused (404). Routes are taken as created together: a request on
+//     which routes that rank the same decide differently is an
+//     AgeDependentError (its decision depends on creation timestamps), or,
+//     unless StrictTies, refused when the translation reported what it
+//     could not express.
+//     Raw TCP, and every connection to a Server with proxyProtocol opaque,
+//     never reaches routes. Linkerd does not proxy UDP.
 //   - Outbound: when smi-adapter wrote a ServiceProfile for the root, the
 //     judge does not read it: Linkerd's own destination service (Profiles, a
 //     ProfileSource) holds it on a kube-apiserver and answers GetProfile for
@@ -24,7 +35,12 @@
 //     both cases the proxy ignores the root's HTTPRoutes. The default
 //     profile (neither) leaves the request to HTTPRoutes, as when there is no
 //     ServiceProfile: HTTPRoutes attached to the root Service choose the best
-//     matching rule; no match, or nothing attached, goes to the root.
+//     route and rule as inbound; no match, or nothing attached, goes to the
+//     root. A rule whose backends all weigh 0 is an error (the proxy drops
+//     them, and a distribution with no backend never becomes ready: the
+//     request hangs). A port Linkerd's destination service marks opaque (the
+//     Service's config.linkerd.io/opaque-ports, else the default opaque
+//     ports) is TCP: HTTPRoutes never apply to it.
 //     Without Profiles a ServiceProfile split is an error, never a guess.
 //   - Regex matches are Linkerd's, decided by Rust's regex crate (Linkerd's
 //     engine, as the oracle of integration/tools/rustregex): the
@@ -36,6 +52,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -73,8 +90,9 @@ type server struct {
 	PodSelector struct {
 		MatchLabels map[string]string `json:"matchLabels"`
 	} `json:"podSelector"`
-	Port         json.RawMessage `json:"port"`
-	AccessPolicy string          `json:"accessPolicy"`
+	Port          json.RawMessage `json:"port"`
+	AccessPolicy  string          `json:"accessPolicy"`
+	ProxyProtocol string          `json:"proxyProtocol"`
 }
 
 type authz struct {
@@ -120,6 +138,10 @@ type Judge struct {
 	// DefaultInbound is the cluster's default inbound policy for ports no
 	// Server selects: "all-unauthenticated" (Linkerd's default) or "deny".
 	DefaultInbound string
+	// StrictTies: a request that routes of equal rank decide differently is
+	// always an AgeDependentError; else, when the translation reported what
+	// it could not express (FailedClosed), it is refused.
+	StrictTies bool
 	// Profiles is Linkerd's destination service: it decides every split of
 	// a root smi-adapter wrote a ServiceProfile for. Without it such a split
 	// is an error (enough for judging access only).
@@ -146,7 +168,7 @@ func (j *Judge) FailedClosed() []string { return j.closed }
 
 // Load implements conformance.Judge.
 func (j *Judge) Load(objs []runtime.Object) error {
-	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound, Regex: j.Regex, Profiles: j.Profiles}
+	*j = Judge{Options: j.Options, DefaultInbound: j.DefaultInbound, Regex: j.Regex, Profiles: j.Profiles, StrictTies: j.StrictTies}
 	if j.Regex == nil {
 		return fmt.Errorf("linkerd judge: no regex engine (start Rust's regex oracle, harness.StartRustRegex)")
 	}
@@ -305,33 +327,101 @@ func (j *Judge) allowed(r conformance.AccessRequest) (bool, error) {
 		})
 		return ok
 	}
-	serverRef := ref{Kind: "Server", Name: srv.Metadata.Name}
-	if authorized(serverRef) {
-		return true, nil
+	serverAuthorized := authorized(ref{Kind: "Server", Name: srv.Metadata.Name})
+	if proto != "HTTP" || s.ProxyProtocol == "opaque" {
+		// Raw TCP, or an opaque Server: the proxy forwards the connection
+		// without reading a request, so no route applies.
+		return serverAuthorized, nil
 	}
-	if proto != "HTTP" {
-		return false, nil
-	}
-	// HTTP: the best matching rule of the routes attached to the Server.
-	best, bestRoute, found := score{}, "", false
-	attached := false
+	// HTTP: the one best route of those attached to the Server, as
+	// linkerd-http-route picks it; without any, Linkerd's default route
+	// (every request) carries the Server's authorizations.
+	var routes []namedRoute
 	j.each("HTTPRoute", ns, func(o object) {
 		var rt route
 		_ = json.Unmarshal(o.Spec, &rt)
-		if !attachedTo(rt, "Server", srv.Metadata.Name) {
-			return
-		}
-		attached = true
-		for _, rule := range rt.Rules {
-			if sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
-				best, bestRoute, found = sc, o.Metadata.Name, true
-			}
+		if attachedTo(rt, "Server", srv.Metadata.Name) {
+			routes = append(routes, namedRoute{o.Metadata.Name, rt})
 		}
 	})
-	if !attached || !found {
-		return false, nil
+	if len(routes) == 0 {
+		return serverAuthorized, nil
 	}
-	return authorized(ref{Kind: "HTTPRoute", Name: bestRoute}), nil
+	best, tied := j.bestRoutes(routes, r.Method, r.Path, r.Headers)
+	if best == nil {
+		return false, nil // no route matches: the proxy answers 404
+	}
+	verdict := func(rt *namedRoute) bool {
+		return serverAuthorized || authorized(ref{Kind: "HTTPRoute", Name: rt.name})
+	}
+	ok := verdict(best)
+	for _, t := range tied {
+		if verdict(t) != ok {
+			if !j.StrictTies && len(j.closed) > 0 {
+				// The translation reported what it could not carry: the
+				// request may be refused (fail closed).
+				return false, nil
+			}
+			return false, &AgeDependentError{Request: r.String(), Routes: []string{best.name, t.name}, Allowed: map[string]bool{best.name: ok, t.name: !ok}}
+		}
+	}
+	return ok, nil
+}
+
+// AgeDependentError: the request's best route is one of several that rank
+// the same and decide it differently. Linkerd's policy controller orders
+// such routes by creation timestamp, then name, and the proxy takes the
+// first: the decision depends on when the routes were created, which the
+// translation does not fix.
+type AgeDependentError struct {
+	Request string
+	Routes  []string
+	Allowed map[string]bool
+}
+
+func (e *AgeDependentError) Error() string {
+	return fmt.Sprintf("%s: HTTPRoutes %s rank the same for it and decide it differently (%v): the oldest wins, so the decision depends on their creation timestamps", e.Request, strings.Join(e.Routes, " and "), e.Allowed)
+}
+
+// namedRoute is an HTTPRoute with its name.
+type namedRoute struct {
+	name string
+	rt   route
+}
+
+// bestRoutes picks a request's route as linkerd2-proxy does
+// (linkerd-http-route's find): each route's best rule (each rule's best
+// match; a rule without matches is the "/" prefix; among equals the first),
+// and the best route among them, routes in the order Linkerd's policy
+// controller sends them — oldest first, then by name. Every route here is
+// taken as created at the same time (so by name), and tied are the other
+// routes that rank the same: with other creation times one of them wins.
+func (j *Judge) bestRoutes(routes []namedRoute, method, path string, headers map[string]string) (best *namedRoute, tied []*namedRoute) {
+	sort.Slice(routes, func(a, b int) bool { return routes[a].name < routes[b].name })
+	var bestScore score
+	for i := range routes {
+		sc, ok := j.routeScore(routes[i].rt, method, path, headers)
+		switch {
+		case !ok:
+		case best == nil || bestScore.less(sc):
+			best, bestScore, tied = &routes[i], sc, nil
+		case !sc.less(bestScore): // equal
+			tied = append(tied, &routes[i])
+		}
+	}
+	return best, tied
+}
+
+// routeScore is the score of a route's best rule for a request.
+func (j *Judge) routeScore(rt route, method, path string, headers map[string]string) (score, bool) {
+	var best score
+	found := false
+	for _, rule := range rt.Rules {
+		if sc, ok := j.bestMatch(rule.Matches, method, path, headers); ok && (!found || best.less(sc)) {
+			best, found = sc, true
+		}
+	}
+	return best, found
 }
 
 func (j *Judge) authenticated(ns string, req ref, fromNS, fromSA string) bool {
@@ -446,7 +536,7 @@ func (j *Judge) bestMatch(ms []match, method, path string, headers map[string]st
 	for _, m := range ms {
 		sc := score{pathLen: 1}
 		if m.Method != "" {
-			if !strings.EqualFold(m.Method, method) {
+			if m.Method != method { // the proxy compares http::Method values: case matters
 				continue
 			}
 			sc.method = true
@@ -522,40 +612,108 @@ func (j *Judge) split(r conformance.SplitRequest) (map[string]int64, error) {
 			return out, err
 		}
 	}
-	best, found := score{}, false
-	var out map[string]int64
+	if why := j.opaqueRootPort(ns, name, r.Port); why != "" {
+		// The proxy forwards the connection as TCP: HTTPRoutes never apply.
+		return toRoot, nil
+	}
+	var routes []namedRoute
 	j.each("HTTPRoute", ns, func(o object) {
 		var rt route
 		_ = json.Unmarshal(o.Spec, &rt)
-		on := false
 		for _, p := range rt.ParentRefs {
-			on = on || (p.Kind == "Service" && p.Name == name && (p.Port == nil || *p.Port == r.Port))
-		}
-		if !on {
-			return
-		}
-		for _, rule := range rt.Rules {
-			sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers)
-			if !ok || (found && !best.less(sc)) {
-				continue
-			}
-			best, found = sc, true
-			out = map[string]int64{}
-			for _, b := range rule.BackendRefs {
-				w := int64(1)
-				if b.Weight != nil {
-					w = int64(*b.Weight)
-				}
-				if w > 0 {
-					out[b.Name] += w
-				}
+			if p.Kind == "Service" && p.Name == name && (p.Port == nil || *p.Port == r.Port) {
+				routes = append(routes, namedRoute{o.Metadata.Name, rt})
+				return
 			}
 		}
 	})
-	if !found {
+	best, tied := j.bestRoutes(routes, r.Method, r.Path, r.Headers)
+	if best == nil {
 		return toRoot, nil
 	}
+	out, err := j.ruleBackends(*best, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tied {
+		if o, err := j.ruleBackends(*t, r); err != nil || !sameMap(o, out) {
+			return nil, fmt.Errorf("HTTPRoutes %s and %s rank the same for the request and split it differently: the oldest wins, so the split depends on their creation timestamps", best.name, t.name)
+		}
+	}
 	return out, nil
+}
+
+// ruleBackends: where the route's best rule for the request sends it, by
+// weight. The proxy drops backends of weight 0; a rule left with none has
+// a distribution that never becomes ready: its requests wait and fail.
+func (j *Judge) ruleBackends(nr namedRoute, r conformance.SplitRequest) (map[string]int64, error) {
+	var best score
+	var backends []struct {
+		Name   string `json:"name"`
+		Weight *int32 `json:"weight"`
+	}
+	found := false
+	for _, rule := range nr.rt.Rules {
+		if sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
+			best, backends, found = sc, rule.BackendRefs, true
+		}
+	}
+	out := map[string]int64{}
+	for _, b := range backends {
+		w := int64(1)
+		if b.Weight != nil {
+			w = int64(*b.Weight)
+		}
+		if w > 0 {
+			out[b.Name] += w
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the best rule of HTTPRoute %s for the request has no backend of weight above 0 (%d backendRefs): the proxy drops weight-0 backends, and a distribution with none never becomes ready, so the request waits and fails", nr.name, len(backends))
+	}
+	return out, nil
+}
+
+// defaultOpaquePorts is Linkerd's proxy.opaquePorts default.
+const defaultOpaquePorts = "25,587,3306,4444,5432,6379,9300,11211"
+
+// opaqueRootPort says why Linkerd's destination service marks port of
+// Service ns/name opaque (its config.linkerd.io/opaque-ports annotation, or
+// without one the default opaque ports), or "".
+func (j *Judge) opaqueRootPort(ns, name string, port int32) string {
+	for _, s := range j.services {
+		if s.Name != name || namespaceOf(s.Namespace) != ns {
+			continue
+		}
+		list, annotated := s.Annotations["config.linkerd.io/opaque-ports"]
+		if !annotated {
+			list = defaultOpaquePorts
+		}
+		if inPortList(list, port) {
+			if annotated {
+				return fmt.Sprintf("port %d is in the Service's config.linkerd.io/opaque-ports", port)
+			}
+			return fmt.Sprintf("port %d is one of Linkerd's default opaque ports", port)
+		}
+	}
+	return ""
+}
+
+// inPortList: port is in a comma-separated list of ports and ranges (a-b),
+// as Linkerd's opaque-ports annotation is written.
+func inPortList(list string, port int32) bool {
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		if !isRange {
+			hi = lo
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if err1 == nil && err2 == nil && int(port) >= l && int(port) <= h {
+			return true
+		}
+	}
+	return false
 }
 
 // profileSplit is where the proxy sends a request to root ns/name on port,
