@@ -36,6 +36,10 @@ DRIVERS        := $(FLAGGER_DIR)/flagger-driver $(ARGO_ROLLOUTS_DIR)/argo-rollou
 RUST_REGEX_VERSION := 1.7.1
 RUSTREGEX     := $(BIN)/rustregex-$(RUST_REGEX_VERSION)/rustregex
 CARGO         ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
+# RE2 itself (Envoy's engine, under Istio and Consul) as an oracle: a small
+# C++ program against Debian's libre2-dev (RE2 2022-06-01).
+RE2_VERSION   := 20220601
+RE2ORACLE     := $(BIN)/re2oracle-$(RE2_VERSION)/re2oracle
 MODULE        := github.com/smi-adapter/smi-adapter
 # openapi-gen at the kube-openapi version the module builds with.
 OPENAPI_GEN_VERSION = $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi)
@@ -52,6 +56,7 @@ export SMI_ADAPTER_FLAGGER := $(FLAGGER_DIR)
 export SMI_ADAPTER_ARGO_ROLLOUTS := $(ARGO_ROLLOUTS_DIR)
 export SMI_ADAPTER_LINKERD_DESTINATION := $(LINKERD_DEST_DIR)
 export SMI_ADAPTER_RUSTREGEX := $(RUSTREGEX)
+export SMI_ADAPTER_RE2 := $(RE2ORACLE)
 
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
@@ -148,7 +153,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.gobin $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(BIN)/.gobin/controller-gen $@
 
-tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) $(RUSTREGEX) ## build the test servers into bin/ (cached by version)
+tools: $(KUBE_SERVERS) $(CONSUL) $(PROMETHEUS) $(HELM) $(DRIVERS) $(RUSTREGEX) $(RE2ORACLE) ## build the test servers into bin/ (cached by version)
 
 # Built one at a time: each needs ~3 GB and both cores.
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -214,6 +219,14 @@ $(RUSTREGEX): $(wildcard integration/tools/rustregex/src/* integration/tools/rus
 	mkdir -p $(dir $(RUSTREGEX))
 	cd integration/tools/rustregex && CARGO_TARGET_DIR=$(BIN)/.cargo-target $(CARGO) build --release --offline --locked
 	cp $(BIN)/.cargo-target/release/rustregex $@
+
+# The RE2 oracle: Debian's libre2-dev and g++, installed here when missing.
+$(RE2ORACLE): $(wildcard integration/tools/re2/*)
+	@if [ ! -f /usr/include/re2/re2.h ] || ! command -v g++ >/dev/null; then \
+	  echo "installing libre2-dev and g++ (RE2 $(RE2_VERSION))"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libre2-dev g++; fi
+	integration/tools/re2/build.sh $@
+	@v=$$($@ --version); case "$$v" in $(RE2_VERSION)*) ;; *) echo "libre2-dev is $$v, want $(RE2_VERSION)"; rm -f $@; exit 1;; esac
 
 BACKEND ?= istio
 # Only what BACKEND needs: the control plane, and the Consul agent for consul.
