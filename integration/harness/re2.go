@@ -1,16 +1,12 @@
 package harness
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // RE2Version is the RE2 release the oracle is built against (Debian's
@@ -22,29 +18,13 @@ const RE2Version = "20220601"
 // engine Envoy compiles every safe_regex with (Istio, Consul), asked
 // whether a pattern compiles, its program size, and what it full-matches.
 // Safe for concurrent use; questions are answered one at a time.
-type RE2 struct {
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
+type RE2 struct{ *lineOracle }
 
 // RE2Binary finds the oracle `make tools` built: $SMI_ADAPTER_RE2 or
 // bin/re2oracle-<version>/re2oracle. Missing is an error saying how to
 // build it.
 func RE2Binary() (string, error) {
-	bin := os.Getenv("SMI_ADAPTER_RE2")
-	if bin == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		bin = filepath.Join(root, "bin", "re2oracle-"+RE2Version, "re2oracle")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("%s missing: run `make tools` (builds the RE2 oracle): %w", bin, err)
-	}
-	return bin, nil
+	return toolBinary("SMI_ADAPTER_RE2", "re2oracle-"+RE2Version, "re2oracle", "the RE2 oracle")
 }
 
 // StartRE2 starts the oracle.
@@ -53,21 +33,11 @@ func StartRE2() (*RE2, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &RE2{cmd: exec.Command(bin)}
-	o.cmd.Stderr = os.Stderr
-	if o.in, err = o.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := o.cmd.StdoutPipe()
+	o, err := startLineOracle(bin)
 	if err != nil {
 		return nil, err
 	}
-	o.out = bufio.NewScanner(stdout)
-	o.out.Buffer(make([]byte, 1<<20), 1<<26)
-	if err := o.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	return o, nil
+	return &RE2{o}, nil
 }
 
 // Ask compiles pattern as Envoy does (re2::RE2(pattern, RE2::Quiet)) and
@@ -158,10 +128,4 @@ func (o *RE2) Version() (string, error) {
 	}
 	out, err := exec.Command(bin, "--version").Output()
 	return strings.TrimSpace(string(out)), err
-}
-
-// Stop ends the oracle.
-func (o *RE2) Stop() error {
-	_ = o.in.Close()
-	return o.cmd.Wait()
 }

@@ -1,15 +1,11 @@
 package harness
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // RustRegexVersion is the version of Rust's regex crate the oracle is built
@@ -22,12 +18,7 @@ const RustRegexVersion = "1.7.1"
 // regex crate, the engine of Linkerd's proxy and policy controller, asked
 // whether a pattern compiles and what it matches. Safe for concurrent use;
 // questions are answered one at a time.
-type RustRegex struct {
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
+type RustRegex struct{ *lineOracle }
 
 // RustMatch is Rust's answer for one input.
 type RustMatch struct {
@@ -42,18 +33,7 @@ type RustMatch struct {
 // or bin/rustregex-<version>/rustregex. Missing is an error saying how to
 // build it.
 func RustRegexBinary() (string, error) {
-	bin := os.Getenv("SMI_ADAPTER_RUSTREGEX")
-	if bin == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return "", err
-		}
-		bin = filepath.Join(root, "bin", "rustregex-"+RustRegexVersion, "rustregex")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return "", fmt.Errorf("%s missing: run `make tools` (builds the Rust regex oracle): %w", bin, err)
-	}
-	return bin, nil
+	return toolBinary("SMI_ADAPTER_RUSTREGEX", "rustregex-"+RustRegexVersion, "rustregex", "the Rust regex oracle")
 }
 
 // StartRustRegex starts the oracle.
@@ -62,21 +42,11 @@ func StartRustRegex() (*RustRegex, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &RustRegex{cmd: exec.Command(bin)}
-	o.cmd.Stderr = os.Stderr
-	if o.in, err = o.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := o.cmd.StdoutPipe()
+	o, err := startLineOracle(bin)
 	if err != nil {
 		return nil, err
 	}
-	o.out = bufio.NewScanner(stdout)
-	o.out.Buffer(make([]byte, 1<<20), 1<<26)
-	if err := o.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	return o, nil
+	return &RustRegex{o}, nil
 }
 
 // Match asks whether pattern compiles in Rust's regex and, if it does, what
@@ -137,10 +107,4 @@ func (o *RustRegex) Version() (string, error) {
 	}
 	out, err := exec.Command(bin, "--version").Output()
 	return strings.TrimSpace(string(out)), err
-}
-
-// Stop ends the oracle.
-func (o *RustRegex) Stop() error {
-	_ = o.in.Close()
-	return o.cmd.Wait()
 }
