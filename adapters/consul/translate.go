@@ -15,6 +15,7 @@ import (
 
 	"github.com/smi-adapter/smi-adapter/adapters/weights"
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/regexsize"
 )
 
 // Diagnostic reasons of the Consul backend.
@@ -153,6 +154,13 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 			return nil
 		}
 	}
+	for _, m := range sp.Matches {
+		if err := regexTooLarge(m.Regexes()...); err != nil {
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Field: "spec.matches",
+				Message: err.Error() + ": nothing is written (traffic stays on the root)"})
+			return nil
+		}
+	}
 	ns, root := ServiceName(sp.Root.Namespace, sp.Root.Name, o)
 	var names []string
 	var ws []int64
@@ -192,6 +200,19 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 		out = append(out, Desired{Entry: router, Sources: src})
 	}
 	return out
+}
+
+// regexTooLarge checks regexes Envoy will compile (routers' and
+// intentions' matches become safe_regex) against the program size Consul's
+// Envoy bootstrap accepts (re2.max_program_size.error_level): Envoy
+// refuses a larger one with the whole listener or route configuration.
+func regexTooLarge(res ...string) error {
+	for _, re := range res {
+		if err := regexsize.Check(re, regexsize.ConsulProgramLimit); err != nil {
+			return fmt.Errorf("Envoy would refuse the regex (re2.max_program_size.error_level is %d in Consul's bootstrap): %w", regexsize.ConsulProgramLimit, err)
+		}
+	}
+	return nil
 }
 
 // routeMatch: Consul's regexes are Envoy's (RE2, full match), like the model's.
@@ -293,6 +314,10 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 			case len(rl.Ports) > 0:
 				report(from, fmt.Sprintf("%s match %q: intentions have no port granularity, so an HTTP grant limited to ports %v cannot be expressed; nothing is granted for it", rl.Route, rl.Match, rl.Ports))
 			default:
+				if err := regexTooLarge(rl.HTTP.Regexes()...); err != nil {
+					report(from, fmt.Sprintf("%s match %q: %v; nothing is granted for it (fail closed)", rl.Route, rl.Match, err))
+					continue
+				}
 				h := &capi.IntentionHTTPPermission{PathRegex: rl.HTTP.PathRegex, Methods: rl.HTTP.Methods}
 				for _, hd := range rl.HTTP.Headers {
 					h.Header = append(h.Header, capi.IntentionHTTPHeaderPermission{Name: hd.Name, Regex: hd.Regex})

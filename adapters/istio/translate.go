@@ -22,6 +22,7 @@ import (
 	"github.com/smi-adapter/smi-adapter/adapters/kubesink"
 	"github.com/smi-adapter/smi-adapter/adapters/weights"
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/regexsize"
 )
 
 // GatewaysAnnotation is Flagger's hint: a JSON list of gateways the
@@ -187,6 +188,13 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: sp.Root.Namespace, Name: VirtualServiceName(sp.Root.Name)},
 	}
+	if err := matchesTooLarge(sp.Matches); err != nil {
+		// Envoy refuses the regex, and with it the route configuration of
+		// every sidecar that gets this VirtualService.
+		p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Field: "spec.matches",
+			Message: err.Error() + ": nothing is split (traffic stays on the root Service)"})
+		return nil
+	}
 	if sp.Host {
 		return hostVirtualService(vs, sp, o, p)
 	}
@@ -228,6 +236,20 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 		return nil // nothing to split on any port: traffic stays on the root
 	}
 	return vs
+}
+
+// matchesTooLarge checks every regex a VirtualService would carry against
+// the program size Envoy's RE2 accepts in istiod's bootstrap
+// (re2.max_program_size.error_level); istiod's validation checks length only.
+func matchesTooLarge(ms []model.HTTPMatch) error {
+	for _, m := range ms {
+		for _, re := range m.Regexes() {
+			if err := regexsize.Check(re, regexsize.IstioProgramLimit); err != nil {
+				return fmt.Errorf("Envoy would refuse the regex (re2.max_program_size.error_level is %d in istiod's bootstrap): %w", regexsize.IstioProgramLimit, err)
+			}
+		}
+	}
+	return nil
 }
 
 // hostVirtualService: Flagger's service.hosts — the split's root is a host

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/smi-adapter/smi-adapter/adapters/linkerd/api"
+	"github.com/smi-adapter/smi-adapter/core/regexsize"
 )
 
 // Limits of policy.linkerd.io/v1beta3 HTTPRoute, as Linkerd's CRD schema
@@ -46,6 +47,29 @@ func matchLimit(m api.HTTPRouteMatch) string {
 		case len(h.Value) == 0 || len(h.Value) > maxHeaderValue:
 			return fmt.Sprintf("the match of header %q is %d characters long; Linkerd's HTTPRoute allows 1 to %d", h.Name, len(h.Value), maxHeaderValue)
 		}
+	}
+	if m.Path != nil && m.Path.Type == "RegularExpression" {
+		if l := regexLimit(m.Path.Value); l != "" {
+			return "the path match: " + l
+		}
+	}
+	for _, h := range m.Headers {
+		if h.Type == "RegularExpression" {
+			if l := regexLimit(h.Value); l != "" {
+				return fmt.Sprintf("the match of header %q: %s", h.Name, l)
+			}
+		}
+	}
+	return ""
+}
+
+// regexLimit says why Rust's regex crate, which Linkerd's policy
+// controller and proxy compile every route regex with, would refuse re for
+// its size, or "". The policy controller refuses the route then (its
+// status says so, nothing reaches the proxy): every grant it carries is lost.
+func regexLimit(re string) string {
+	if err := regexsize.CheckRust(re); err != nil {
+		return err.Error() + " (Linkerd's policy controller and proxy compile it with the regex crate's default size limit)"
 	}
 	return ""
 }

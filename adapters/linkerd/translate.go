@@ -186,6 +186,15 @@ func routeProfiles(pol *model.AccessPolicy, o Options, p model.Problems) []kubes
 				continue
 			}
 			seen[k] = true
+			if l := regexLimit(r.HTTP.PathRegex); r.HTTP.PathRegex != "" && l != "" {
+				// The proxy compiles a ServiceProfile's regexes with Rust's
+				// regex crate too, and would refuse the whole profile.
+				for _, ref := range pol.From {
+					p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: "RouteMetricsSkipped", Message: fmt.Sprintf(
+						"route %s gets no per-route metrics: %s", name, l)})
+				}
+				continue
+			}
 			routes = append(routes, named{name, *r.HTTP})
 		}
 	}

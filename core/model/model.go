@@ -114,6 +114,19 @@ func (m HTTPMatch) IsAll() bool {
 	return m.PathRegex == "" && len(m.Methods) == 0 && len(m.Headers) == 0
 }
 
+// Regexes lists the match's regexes as a mesh writes them: the path regex
+// (when set), then each header's.
+func (m HTTPMatch) Regexes() []string {
+	var out []string
+	if m.PathRegex != "" {
+		out = append(out, m.PathRegex)
+	}
+	for _, h := range m.Headers {
+		out = append(out, h.Regex)
+	}
+	return out
+}
+
 // HeaderMatch requires a header whose whole value matches Regex (RE2).
 type HeaderMatch struct {
 	Name  string `json:"name"`

@@ -41,9 +41,11 @@ const (
 	// RE2InstructionBudget bounds the instructions RE2 allocates while
 	// compiling (before flattening). RE2 (default options) fails a forward
 	// program over 698,996 instructions with "pattern too large - compile
-	// failed"; the reverse program, compiled when a match needs it, gets
-	// half that memory. Check keeps under the smaller, with a margin.
-	RE2InstructionBudget = 300000
+	// failed" (re2MaxInst), and Envoy only ever full-matches
+	// (RE2::FullMatch, anchored at both ends), which never compiles the
+	// reverse program. The margin covers RE2 releases whose Prog is a
+	// little larger than 2022-06-01's.
+	RE2InstructionBudget = 690000
 )
 
 // TooLargeError says a regex is over an engine's limit.
@@ -57,11 +59,18 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	if e.Over {
-		return fmt.Sprintf("regex %q is too large for %s: %s are more than %d, the limit", e.Regex, e.Engine, e.What, e.Limit)
+	re := e.Regex
+	if len(re) > maxQuoted {
+		re = re[:maxQuoted] + "..."
 	}
-	return fmt.Sprintf("regex %q is too large for %s: %s is up to %d, over the limit of %d", e.Regex, e.Engine, e.What, e.Size, e.Limit)
+	if e.Over {
+		return fmt.Sprintf("regex %q is too large for %s: %s are more than %d, the limit", re, e.Engine, e.What, e.Limit)
+	}
+	return fmt.Sprintf("regex %q is too large for %s: %s is up to %d, over the limit of %d", re, e.Engine, e.What, e.Size, e.Limit)
 }
+
+// maxQuoted bounds how much of the regex an error repeats.
+const maxQuoted = 100
 
 func parse(re string) (*syntax.Regexp, error) {
 	return syntax.Parse(re, syntax.Perl)

@@ -153,7 +153,7 @@ func TestCheckRefusesKnownTooLarge(t *testing.T) {
 		{`\pL{28}`, regexsize.IstioProgramLimit},                                      // 33,408
 		{strings.Repeat(`[\x{80}-\x{10FFFF}]{1000}`, 6), regexsize.IstioProgramLimit}, // 36,004
 		{strings.Repeat(`[^/]{1000}`, 20), regexsize.IstioProgramLimit},               // 160,004
-		{strings.Repeat(`[^/]{1000}`, 30), regexsize.ConsulProgramLimit},              // past RE2's reverse-program budget
+		{strings.Repeat(`[^/]{1000}`, 90), regexsize.ConsulProgramLimit},              // "pattern too large": past RE2's budget
 		{`\pL{1000}`, regexsize.ConsulProgramLimit},                                   // "pattern too large"
 		{`(?i)\pL{1000}`, regexsize.ConsulProgramLimit},
 	} {
