@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/smi-adapter/smi-adapter/core/model"
+	"github.com/smi-adapter/smi-adapter/core/normalize"
 )
 
 // DefaultOpaquePorts are Linkerd's proxy.opaquePorts default: the
@@ -38,6 +39,9 @@ type portFacts struct {
 	Inbound bool
 	// HTTPProbed: the kubelet sends HTTP probes to the port: it speaks HTTP.
 	HTTPProbed bool
+	// Opacities: what the opaque-ports annotations (the Service's, or each
+	// pod's) say of the port; none is the same as OpacityDefault.
+	Opacities []model.Opacity
 }
 
 // tcpReason says why Linkerd carries a port as TCP, where HTTPRoutes never
@@ -49,6 +53,15 @@ type portFacts struct {
 // decides; outbound, Linkerd's destination service makes a default opaque
 // port opaque whatever the Service says.
 func tcpReason(f portFacts) string {
+	defaults := len(f.Opacities) == 0
+	for _, o := range f.Opacities {
+		switch o {
+		case model.OpacityOpaque:
+			return fmt.Sprintf("is listed in the %s annotation", normalize.AnnotationOpaquePorts)
+		case model.OpacityDefault:
+			defaults = true
+		}
+	}
 	declaredHTTP := f.HTTPProbed
 	for _, ap := range f.AppProtocols {
 		if ap == "" {
@@ -66,7 +79,8 @@ func tcpReason(f portFacts) string {
 			return fmt.Sprintf("is named %q", n)
 		}
 	}
-	if !declaredHTTP {
+	if !declaredHTTP && defaults {
+		// An annotation replaces the defaults (for every pod that has one).
 		for _, p := range DefaultOpaquePorts {
 			if p == f.Port {
 				return "is one of Linkerd's default opaque ports (proxy.opaquePorts)"
@@ -78,7 +92,7 @@ func tcpReason(f portFacts) string {
 
 // servicePortTCP: tcpReason for a root Service's port (outbound).
 func servicePortTCP(p model.ServicePort) string {
-	return tcpReason(portFacts{Port: p.Port, Names: []string{p.Name}, AppProtocols: []string{p.AppProtocol}})
+	return tcpReason(portFacts{Port: p.Port, Names: []string{p.Name}, AppProtocols: []string{p.AppProtocol}, Opacities: []model.Opacity{p.Opacity}})
 }
 
 // containerPortTCP: tcpReason for a container port of the destination's
@@ -89,6 +103,7 @@ func containerPortTCP(pol *model.AccessPolicy, port int32) string {
 	for _, cp := range pol.Workloads.Ports {
 		if cp.Port == port && cp.Protocol == "TCP" {
 			f.Names = append(f.Names, cp.Name)
+			f.Opacities = append(f.Opacities, cp.Opacity)
 			for _, svc := range pol.Services {
 				for _, sp := range svc.Ports {
 					if targets(sp, cp) {

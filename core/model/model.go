@@ -205,7 +205,26 @@ type ContainerPort struct {
 	Name     string `json:"name,omitempty"`
 	Port     int32  `json:"port"`
 	Protocol string `json:"protocol"`
+	// Opacity is what the pod's opaque-ports annotation says of the port.
+	Opacity Opacity `json:"opacity,omitempty"`
 }
+
+// Opacity is what a pod's or a Service's config.linkerd.io/opaque-ports
+// annotation (AnnotationOpaquePorts in core/normalize) says of one of its
+// ports: whether the proxy carries it as raw TCP, never looking for a
+// protocol.
+type Opacity string
+
+// Opacities.
+const (
+	// OpacityDefault: no annotation; the mesh's default opaque ports apply.
+	OpacityDefault Opacity = ""
+	// OpacityOpaque: the annotation lists the port.
+	OpacityOpaque Opacity = "opaque"
+	// OpacityDetected: an annotation that does not list the port (it
+	// replaces the defaults): the proxy detects the protocol.
+	OpacityDetected Opacity = "detected"
+)
 
 // Service is a Kubernetes Service as the adapters need it.
 type Service struct {
@@ -224,6 +243,8 @@ type ServicePort struct {
 	TargetPort  string `json:"targetPort,omitempty"`
 	Protocol    string `json:"protocol"`
 	AppProtocol string `json:"appProtocol,omitempty"`
+	// Opacity is what the Service's opaque-ports annotation says of the port.
+	Opacity Opacity `json:"opacity,omitempty"`
 }
 
 // Backend is one weighted backend of a split.

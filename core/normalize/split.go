@@ -167,6 +167,7 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 
 func service(s *corev1.Service) model.Service {
 	out := model.Service{Namespace: s.Namespace, Name: s.Name}
+	listed, annotated := serviceOpaque(s)
 	for _, p := range s.Spec.Ports {
 		proto := string(p.Protocol)
 		if proto == "" {
@@ -179,6 +180,7 @@ func service(s *corev1.Service) model.Service {
 		if p.AppProtocol != nil {
 			sp.AppProtocol = *p.AppProtocol
 		}
+		sp.Opacity = opacity(listed, annotated, p.Port)
 		out.Ports = append(out.Ports, sp)
 	}
 	sort.Slice(out.Ports, func(i, j int) bool {

@@ -42,13 +42,14 @@ func Workloads(id model.Identity, pods []*corev1.Pod) model.Workloads {
 	}
 	ports := map[model.ContainerPort]bool{}
 	for _, p := range mine {
+		listed, annotated := podOpaque(p)
 		for _, c := range p.Spec.Containers {
 			for _, cp := range c.Ports {
 				proto := string(cp.Protocol)
 				if proto == "" {
 					proto = "TCP"
 				}
-				ports[model.ContainerPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: proto}] = true
+				ports[model.ContainerPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: proto, Opacity: opacity(listed, annotated, cp.ContainerPort)}] = true
 			}
 		}
 	}
@@ -59,7 +60,10 @@ func Workloads(id model.Identity, pods []*corev1.Pod) model.Workloads {
 		if a.Protocol != b.Protocol {
 			return compare(a.Protocol, b.Protocol)
 		}
-		return compare(a.Name, b.Name)
+		if a.Name != b.Name {
+			return compare(a.Name, b.Name)
+		}
+		return compare(string(a.Opacity), string(b.Opacity))
 	})
 
 	out.Probes = probes(mine)
