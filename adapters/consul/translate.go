@@ -6,6 +6,7 @@
 package consul
 
 import (
+	"maps"
 	"fmt"
 	"slices"
 	"sort"
@@ -249,6 +250,11 @@ type rights struct {
 
 func (r *rights) empty() bool { return !r.all && len(r.keys) == 0 }
 
+func (r *rights) clone() *rights {
+	return &rights{all: r.all, keys: slices.Clone(r.keys), perms: maps.Clone(r.perms), from: slices.Clone(r.from),
+		who: slices.Clone(r.who), grants: slices.Clone(r.grants)}
+}
+
 // intersect narrows r to what both r and o grant.
 func (r *rights) intersect(o *rights) {
 	switch {
@@ -336,24 +342,36 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 			r.keys, r.perms = nil, map[string]*capi.IntentionHTTPPermission{}
 		}
 		sort.Strings(r.keys)
-		sns, sname := ServiceName(g.Source.Namespace, g.Source.Name, o)
-		name := sns + "/" + sname
-		prev := bySource[name]
-		if prev == nil {
-			bySource[name] = r
-			order = append(order, name)
-			continue
+		// The source's pods may register under other names (consul-k8s's
+		// connect-service annotation): each is a source with its rights.
+		names := g.SourceNames
+		if len(names) == 0 {
+			names = []string{g.Source.Name}
 		}
-		if !prev.same(r) {
-			msg := fmt.Sprintf("Consul names %s and %s the same source %q (all Kubernetes namespaces share one Consul namespace): it gets only what SMI grants both, the rest of each grant fails closed",
-				identities(prev.who), g.Source, sname)
-			report(prev.from, msg)
-			report(from, msg)
+		for i, n := range names {
+			r := r
+			if i > 0 {
+				r = r.clone()
+			}
+			sns, sname := ServiceName(g.Source.Namespace, n, o)
+			name := sns + "/" + sname
+			prev := bySource[name]
+			if prev == nil {
+				bySource[name] = r
+				order = append(order, name)
+				continue
+			}
+			if !prev.same(r) {
+				msg := fmt.Sprintf("Consul names %s and %s the same source %q (all Kubernetes namespaces share one Consul namespace): it gets only what SMI grants both, the rest of each grant fails closed",
+					identities(prev.who), g.Source, sname)
+				report(prev.from, msg)
+				report(from, msg)
+			}
+			prev.intersect(r)
+			prev.who = append(prev.who, g.Source)
+			prev.from = append(prev.from, from...)
+			prev.grants = append(prev.grants, g)
 		}
-		prev.intersect(r)
-		prev.who = append(prev.who, g.Source)
-		prev.from = append(prev.from, from...)
-		prev.grants = append(prev.grants, g)
 	}
 	sort.Strings(order)
 	if !o.MirrorNamespaces {
@@ -382,11 +400,28 @@ func intentions(pol *model.AccessPolicy, o Options, p model.Problems) []Desired 
 		entry.Sources = append(entry.Sources, si)
 	}
 	entry.Sources = append(entry.Sources, denyEveryone(o))
-	var out []Desired
-	if l7 {
-		out = append(out, defaults(ns, dest, src))
+	// The destination's pods may register under other names (consul-k8s's
+	// connect-service annotation): each gets the same entry, or its
+	// sidecars would meet only the agent's default policy.
+	dests := pol.Workloads.ServiceNames
+	if len(dests) == 0 {
+		dests = []string{pol.Destination.Name}
 	}
-	return append(out, Desired{Entry: entry, Sources: src})
+	var out []Desired
+	for _, n := range dests {
+		_, name := ServiceName(pol.Destination.Namespace, n, o)
+		e := entry
+		if name != dest {
+			c := *entry
+			c.Name = name
+			e = &c
+		}
+		if l7 {
+			out = append(out, defaults(ns, name, src))
+		}
+		out = append(out, Desired{Entry: e, Sources: src})
+	}
+	return out
 }
 
 // collapse checks a Consul source against the identities of its name that

@@ -157,6 +157,9 @@ type Grant struct {
 	// edition) grants them whatever it grants Source. Filled only for
 	// backends that need it (backend.NamespaceCollapser), else empty.
 	Elsewhere []Identity `json:"elsewhere,omitempty"`
+	// SourceNames are Workloads.ServiceNames for the source's pods (set
+	// with Elsewhere): the names its pods register under in Consul.
+	SourceNames []string `json:"sourceNames,omitempty"`
 }
 
 // AccessPolicy is everything the destination identity accepts. No Grants
@@ -192,6 +195,11 @@ type Workloads struct {
 	Ports []ContainerPort `json:"ports,omitempty"`
 	// Probes are the kubelet's HTTP probe endpoints on those pods, sorted.
 	Probes []Probe `json:"probes,omitempty"`
+	// ServiceNames are the names consul-k8s registers those pods under
+	// when the connect-service annotation of one of them names another:
+	// sorted, once each, the identity's own name among them when a pod has
+	// no such annotation. Empty: the identity's name only.
+	ServiceNames []string `json:"serviceNames,omitempty"`
 }
 
 // Probe is an HTTP GET endpoint the kubelet calls (liveness, readiness, startup).

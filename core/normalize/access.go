@@ -280,5 +280,23 @@ func Elsewhere(pol *model.AccessPolicy, l Lookup) {
 				g.Elsewhere = append(g.Elsewhere, model.Identity{Namespace: ns, Name: g.Source.Name})
 			}
 		}
+		// The source's pods may register under other names: what else
+		// those names stand for counts as much.
+		g.SourceNames = RegisteredNames(g.Source, l.Pods(g.Source.Namespace))
+		for _, n := range g.SourceNames {
+			if n == g.Source.Name {
+				continue
+			}
+			nss, ok := found[n]
+			if !ok {
+				nss = l.IdentityNamespaces(n)
+				found[n] = nss
+			}
+			for _, ns := range nss {
+				if id := (model.Identity{Namespace: ns, Name: n}); ns != g.Source.Namespace && !slices.Contains(g.Elsewhere, id) {
+					g.Elsewhere = append(g.Elsewhere, id)
+				}
+			}
+		}
 	}
 }

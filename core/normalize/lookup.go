@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	specsv1alpha4 "github.com/smi-adapter/smi-adapter/core/apis/specs/v1alpha4"
+	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
 // Lookup resolves the objects SMI objects refer to. The controller answers it
@@ -50,6 +51,30 @@ func ConnectServiceNames(pod *corev1.Pod) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// RegisteredNames are the names consul-k8s registers the pods running as
+// id under (model.Workloads.ServiceNames): each pod's connect-service
+// names, or the identity's own name for a pod without them; nil when that
+// is the identity's name alone (or no pod runs as id).
+func RegisteredNames(id model.Identity, pods []*corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		if p.Namespace != id.Namespace || serviceAccountOf(p) != id.Name || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if names := ConnectServiceNames(p); len(names) > 0 {
+			out = append(out, names...)
+		} else {
+			out = append(out, id.Name)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) == 0 || (len(out) == 1 && out[0] == id.Name) {
+		return nil
+	}
+	return out
 }
 
 // IdentityNames lists, sorted and once each, the names of the identities

@@ -67,6 +67,7 @@ func Workloads(id model.Identity, pods []*corev1.Pod) model.Workloads {
 	})
 
 	out.Probes = probes(mine)
+	out.ServiceNames = RegisteredNames(id, mine)
 	if sel := sharedLabels(mine); len(sel) > 0 && !selectsAny(sel, others) {
 		out.Selectors = []map[string]string{sel}
 		return out
