@@ -6,8 +6,8 @@
 package consul
 
 import (
-	"maps"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
