@@ -171,6 +171,22 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 		ws = append(ws, b.Weight)
 	}
 	hundredths := Hundredths(ws)
+	// A splitter sends every request to the service, whatever its port, to
+	// the backends: a backend with traffic that lacks one of the root's
+	// ports would get that port's requests, which SMI keeps on the backends
+	// that serve it (or the root).
+	for i, b := range sp.Backends {
+		if hundredths[i] == 0 {
+			continue
+		}
+		for _, rp := range sp.Root.Ports {
+			if rp.Protocol == "TCP" && !servesPort(b.Service, rp.Port) {
+				p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Field: "spec.backends",
+					Message: fmt.Sprintf("Consul splits all of %s's traffic alike, and backend %s, which gets traffic, lacks its port %d: nothing is written (traffic stays on the root)", sp.Root.Name, b.Service.Name, rp.Port)})
+				return nil
+			}
+		}
+	}
 	splitter := &capi.ServiceSplitterConfigEntry{Kind: capi.ServiceSplitter, Name: root, Namespace: ns}
 	if len(sp.Matches) > 0 {
 		splitter.Name = SplitServiceName(root)
@@ -201,6 +217,15 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 		out = append(out, Desired{Entry: router, Sources: src})
 	}
 	return out
+}
+
+func servesPort(s model.Service, port int32) bool {
+	for _, p := range s.Ports {
+		if p.Port == port && p.Protocol == "TCP" {
+			return true
+		}
+	}
+	return false
 }
 
 // regexTooLarge checks regexes Envoy will compile (routers' and
