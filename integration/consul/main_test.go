@@ -11,20 +11,32 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
+	"github.com/smi-adapter/smi-adapter/core/regexsize"
+	"github.com/smi-adapter/smi-adapter/integration/conformance/envoyjudge"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 var (
 	env   *harness.Env
 	agent *harness.Consul
+	// re2 is RE2 itself (Envoy's engine), one oracle process for the run:
+	// envoyjudge asks it every safe_regex question, with the program size
+	// limit of Consul's Envoy bootstrap.
+	re2 *harness.RE2
 )
 
 func TestMain(m *testing.M) {
 	var err error
+	if re2, err = harness.StartRE2(); err != nil {
+		fmt.Fprintln(os.Stderr, "consul:", err)
+		os.Exit(1)
+	}
+	envoyjudge.UseRE2(re2, regexsize.ConsulProgramLimit)
 	start := time.Now()
 	agent, err = harness.StartConsul()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		_ = re2.Stop()
 		os.Exit(1)
 	}
 	fmt.Printf("consul: agent %s ready in %s\n", agent.Addr, time.Since(start).Round(time.Millisecond))
@@ -33,6 +45,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		_ = env.Stop()
 		_ = agent.Stop()
+		_ = re2.Stop()
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -40,6 +53,7 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	_ = agent.Stop()
+	_ = re2.Stop()
 	os.Exit(code)
 }
 

@@ -120,6 +120,10 @@ type RE2Refusal struct {
 
 func (e *RE2Refusal) Error() string { return fmt.Sprintf("RE2 refuses %q: %s", e.Pattern, e.Message) }
 
+// Refused tells RE2's refusal of the pattern from the oracle failing
+// (envoyjudge.RegexEngine's contract).
+func (e *RE2Refusal) Refused() bool { return true }
+
 // Version is the libre2 package version the oracle was built against.
 func (o *RE2) Version() (string, error) {
 	bin, err := RE2Binary()

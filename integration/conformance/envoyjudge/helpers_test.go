@@ -35,7 +35,11 @@ const (
 )
 
 func (w want) String() string {
-	return [...]string{"false", "true", "unsupported", "invalid", "bad request"}[w]
+	names := [...]string{"false", "true", "unsupported", "invalid", "bad request"}
+	if w < 0 || int(w) >= len(names) {
+		return "another error"
+	}
+	return names[w]
 }
 
 func outcome(ok bool, err error) want {

@@ -1,6 +1,7 @@
 package envoyjudge
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -165,8 +166,9 @@ func HTTPRBAC(fc *listenerv3.FilterChain, rc *routev3.RouteConfiguration, r Requ
 				}
 			}
 			if sel, err = selectRoute(routes, v); err != nil {
-				// The route decides per-route overrides only if there are any.
-				if hasPerFilterConfig(routes, f.GetName()) {
+				// The route decides per-route overrides only if there are
+				// any; the regex engine failing is never an answer.
+				if hasPerFilterConfig(routes, f.GetName()) || errors.Is(err, ErrRegexEngine) {
 					return false, err
 				}
 				sel = &selection{}

@@ -27,6 +27,8 @@
 // Anything the judge does not model returns an error wrapping ErrUnsupported;
 // a configuration Envoy would reject (an invalid regex, an empty prefix, a
 // policy without principals, ...) returns an error wrapping ErrInvalidConfig.
+// Without its regex engine (see Regular expressions) the judge answers no
+// regex question: ErrRegexEngine, which no combination hides.
 // A connection no filter chain takes returns ErrNoFilterChain (Envoy closes
 // it). RBAC matchers combine in three-valued logic, as Envoy's evaluation
 // would: an unsupported matcher only makes the answer an error when the
@@ -73,11 +75,20 @@
 // first value of a repeated key, values not decoded). Route actions
 // cluster, weighted_clusters, direct_response, redirect.
 //
-// Regular expressions: Envoy uses RE2 and matches the whole string. The judge
-// compiles the regex with Go's regexp package as ^(?:regex)$. Go's regexp
-// implements RE2's syntax and semantics (leftmost-first, no backreferences
-// or lookaround) with minor differences (e.g. RE2's \C is rejected); a regex
-// Go cannot compile is reported as ErrInvalidConfig.
+// Regular expressions: Envoy compiles every safe_regex with RE2 (default
+// options) and matches the whole string (RE2::FullMatch). The judge asks
+// RE2 itself, the oracle of integration/harness (harness.StartRE2) that
+// each test process hands to UseRE2 with the Envoy's runtime
+// re2.max_program_size.error_level (istiod's bootstrap: 32768, Consul's:
+// 1048576). A regex RE2 refuses (a syntax error, a repetition over 1000,
+// "pattern too large - compile failed") or whose RE2::ProgramSize() is over
+// that limit, or over a google_re2.max_program_size, is ErrInvalidConfig:
+// Envoy refuses the whole configuration. Answers are cached per pattern and
+// per pattern and input. Without an engine (UseRE2 not called) or when the
+// oracle fails, a regex question is an ErrRegexEngine error, which is not
+// Undecidable: the test fails instead of skipping. The oracle is built
+// against RE2 2022-06-01; Envoy vendors a later RE2, whose program sizes
+// can differ by a few instructions.
 //
 // # Not supported (errors)
 //

@@ -2,11 +2,13 @@ package envoyjudge
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -22,13 +24,28 @@ type tri struct {
 	err error
 }
 
+// firstInvalid returns the error that decides a combination whatever the
+// other children say: the regex engine failing (there is no answer at all),
+// else an invalid configuration.
 func firstInvalid(rs []tri) error {
+	for _, r := range rs {
+		if r.err != nil && errors.Is(r.err, ErrRegexEngine) {
+			return r.err
+		}
+	}
 	for _, r := range rs {
 		if r.err != nil && errors.Is(r.err, ErrInvalidConfig) {
 			return r.err
 		}
 	}
 	return nil
+}
+
+// decisive says that err must be reported even where the matcher's answer
+// is not needed (a matcher validated without a request): an invalid
+// configuration, or the regex engine failing.
+func decisive(err error) bool {
+	return errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrRegexEngine)
 }
 
 // anyOf is OR: true if some child is true.
@@ -69,42 +86,158 @@ func allOf(rs []tri) (bool, error) {
 
 func mk(ok bool, err error) tri { return tri{ok: ok, err: err} }
 
-var regexCache sync.Map // string -> *regexp.Regexp or error
+// RegexEngine is RE2 itself, the engine Envoy compiles every safe_regex
+// with: integration/harness's RE2 oracle (*harness.RE2) is one. The judge
+// decides no regex on its own: UseRE2 sets the engine.
+type RegexEngine interface {
+	// Compile compiles pattern as Envoy does (RE2 with default options)
+	// and returns RE2::ProgramSize(). A pattern RE2 refuses is an error
+	// with a method Refused() reporting true (*harness.RE2Refusal); any
+	// other error is the engine failing.
+	Compile(pattern string) (programSize int, err error)
+	// FullMatch reports RE2::FullMatch(input, pattern): whether the whole
+	// of input matches, which is how Envoy matches a safe_regex.
+	FullMatch(pattern, input string) (bool, error)
+}
 
-// compileRegex compiles an Envoy RegexMatcher for a full match.
-func compileRegex(m *matcherv3.RegexMatcher) (*regexp.Regexp, error) {
+// ErrRegexEngine marks the judge without an answer because it has no regex
+// engine (UseRE2 was not called) or the engine failed. It is neither a
+// verdict nor Undecidable: a test that gets it must fail.
+var ErrRegexEngine = errors.New("envoyjudge: regex engine")
+
+// regexes is the engine UseRE2 set, with its caches.
+var regexes atomic.Pointer[regexState]
+
+type regexState struct {
+	engine RegexEngine
+	limit  int
+	// compiled: pattern -> compileResult; matched: matchKey -> bool. Each
+	// answer is a round trip to the oracle process.
+	compiled sync.Map
+	matched  sync.Map
+}
+
+type compileResult struct {
+	size int
+	err  error // RE2's refusal, as ErrInvalidConfig
+}
+
+type matchKey struct{ pattern, input string }
+
+// UseRE2 sets the regex engine of the judge and the runtime value
+// re2.max_program_size.error_level of the Envoy whose configuration is
+// judged (regexsize.IstioProgramLimit for istiod's sidecars,
+// regexsize.ConsulProgramLimit for Consul's): a regex RE2 refuses, or whose
+// program is larger, is ErrInvalidConfig, as Envoy refuses the
+// configuration. Call it once per test process, in TestMain, before any
+// judgement, with the RE2 oracle (harness.StartRE2); without it every regex
+// question is an ErrRegexEngine error. Calling it again replaces the engine
+// and drops the cached answers.
+func UseRE2(e RegexEngine, programLimit int) {
+	if e == nil || programLimit <= 0 {
+		panic(fmt.Sprintf("envoyjudge.UseRE2(%v, %d): need an engine and a positive program size limit", e, programLimit))
+	}
+	regexes.Store(&regexState{engine: e, limit: programLimit})
+}
+
+func regexEngine() (*regexState, error) {
+	st := regexes.Load()
+	if st == nil {
+		return nil, fmt.Errorf("%w: none set: call envoyjudge.UseRE2 with the RE2 oracle (harness.StartRE2) in TestMain", ErrRegexEngine)
+	}
+	return st, nil
+}
+
+// refused says err is RE2 refusing a pattern (RegexEngine.Compile).
+func refused(err error) bool {
+	var r interface{ Refused() bool }
+	return errors.As(err, &r) && r.Refused()
+}
+
+// compile returns the pattern's program size, or RE2's refusal as
+// ErrInvalidConfig. Engine failures are not cached.
+func (st *regexState) compile(pattern string) (int, error) {
+	if c, ok := st.compiled.Load(pattern); ok {
+		return c.(compileResult).size, c.(compileResult).err
+	}
+	size, err := st.engine.Compile(pattern)
+	switch {
+	case err != nil && refused(err):
+		err = invalid("regex %s: RE2 refuses it: %v", quoteRegex(pattern), err)
+		size = 0
+	case err != nil:
+		return 0, fmt.Errorf("%w: compiling %s: %w", ErrRegexEngine, quoteRegex(pattern), err)
+	}
+	st.compiled.Store(pattern, compileResult{size: size, err: err})
+	return size, err
+}
+
+// fullMatch asks RE2::FullMatch of a pattern compile accepted.
+func (st *regexState) fullMatch(pattern, input string) (bool, error) {
+	k := matchKey{pattern, input}
+	if v, ok := st.matched.Load(k); ok {
+		return v.(bool), nil
+	}
+	ok, err := st.engine.FullMatch(pattern, input)
+	if err != nil {
+		return false, fmt.Errorf("%w: matching %s against %q: %w", ErrRegexEngine, quoteRegex(pattern), input, err)
+	}
+	st.matched.Store(k, ok)
+	return ok, nil
+}
+
+// quoteRegex quotes a regex for an error, cut to a readable length.
+func quoteRegex(re string) string {
+	const max = 120
+	if len(re) > max {
+		return strconv.Quote(re[:max]) + "..."
+	}
+	return strconv.Quote(re)
+}
+
+// compileRegex compiles an Envoy RegexMatcher as Envoy does: with RE2
+// (default options), refusing it when RE2 refuses it or when its
+// RE2::ProgramSize() is over re2.max_program_size.error_level (the limit
+// UseRE2 was given) or over the deprecated google_re2.max_program_size,
+// which Envoy checks too. The result is cached per pattern.
+func compileRegex(m *matcherv3.RegexMatcher) error {
 	if m == nil {
-		return nil, invalid("RegexMatcher is missing")
+		return invalid("RegexMatcher is missing")
 	}
 	switch m.GetEngineType().(type) {
 	case nil, *matcherv3.RegexMatcher_GoogleRe2:
 	default:
-		return nil, unsupported("regex engine %T", m.GetEngineType())
+		return unsupported("regex engine %T", m.GetEngineType())
 	}
-	if c, ok := regexCache.Load(m.GetRegex()); ok {
-		if err, isErr := c.(error); isErr {
-			return nil, err
-		}
-		return c.(*regexp.Regexp), nil
-	}
-	re, err := regexp.Compile(`^(?:` + m.GetRegex() + `)$`)
+	st, err := regexEngine()
 	if err != nil {
-		err = invalid("regex %q: %v", m.GetRegex(), err)
-		regexCache.Store(m.GetRegex(), err)
-		return nil, err
+		return err
 	}
-	regexCache.Store(m.GetRegex(), re)
-	return re, nil
+	size, err := st.compile(m.GetRegex())
+	if err != nil {
+		return err
+	}
+	if size > st.limit {
+		return invalid("regex %s: RE2 program size %d is over %d, the runtime re2.max_program_size.error_level: Envoy refuses it", quoteRegex(m.GetRegex()), size, st.limit)
+	}
+	if mp := m.GetGoogleRe2().GetMaxProgramSize(); mp != nil && size > int(mp.GetValue()) {
+		return invalid("regex %s: RE2 program size %d is over %d, its google_re2.max_program_size: Envoy refuses it", quoteRegex(m.GetRegex()), size, mp.GetValue())
+	}
+	return nil
 }
 
 // matchRegex reports whether the whole of s matches ("The regex is matched
-// against the full string, not as a partial match", RegexMatcher.regex).
+// against the full string, not as a partial match", RegexMatcher.regex):
+// RE2::FullMatch, as Envoy matches, answered by the engine UseRE2 set.
 func matchRegex(m *matcherv3.RegexMatcher, s string) (bool, error) {
-	re, err := compileRegex(m)
+	if err := compileRegex(m); err != nil {
+		return false, err
+	}
+	st, err := regexEngine()
 	if err != nil {
 		return false, err
 	}
-	return re.MatchString(s), nil
+	return st.fullMatch(m.GetRegex(), s)
 }
 
 // matchString applies a StringMatcher. ignore_case applies to exact, prefix,
@@ -162,7 +295,7 @@ func matchPath(m *matcherv3.PathMatcher, v *httpView) (bool, error) {
 	if v == nil {
 		// Still validate the matcher.
 		_, err := matchString(p.Path, "")
-		if err != nil && errors.Is(err, ErrInvalidConfig) {
+		if err != nil && decisive(err) {
 			return false, err
 		}
 		return false, nil
@@ -224,7 +357,7 @@ func headerSpecific(h *routev3.HeaderMatcher) (func(string) (bool, error), error
 			return s.ExactMatch == "" || val == s.ExactMatch, nil
 		}, nil
 	case *routev3.HeaderMatcher_SafeRegexMatch:
-		if _, err := compileRegex(s.SafeRegexMatch); err != nil {
+		if err := compileRegex(s.SafeRegexMatch); err != nil {
 			return nil, err
 		}
 		return func(val string) (bool, error) { return matchRegex(s.SafeRegexMatch, val) }, nil
@@ -262,7 +395,7 @@ func headerSpecific(h *routev3.HeaderMatcher) (func(string) (bool, error), error
 		}
 		return func(val string) (bool, error) { return strings.Contains(val, s.ContainsMatch), nil }, nil
 	case *routev3.HeaderMatcher_StringMatch:
-		if _, err := matchString(s.StringMatch, ""); err != nil && errors.Is(err, ErrInvalidConfig) {
+		if _, err := matchString(s.StringMatch, ""); err != nil && decisive(err) {
 			return nil, err
 		}
 		return func(val string) (bool, error) { return matchString(s.StringMatch, val) }, nil

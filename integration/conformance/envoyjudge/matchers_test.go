@@ -3,12 +3,19 @@ package envoyjudge
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	xdscorev3 "github.com/cncf/xds/go/xds/core/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/smi-adapter/smi-adapter/core/regexsize"
+	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
 
 func TestStringMatcher(t *testing.T) {
@@ -289,5 +296,221 @@ func TestRequestValidation(t *testing.T) {
 	}
 	if got := outcome(false, errors.New("other")); got != -1 {
 		t.Errorf("outcome of an unknown error = %v", got)
+	}
+}
+
+// Regexes past RE2's limits, as the oracle measures them (RE2 2022-06-01).
+var (
+	// overIstio is 40,009 instructions: over istiod's 32768, under Consul's.
+	overIstio = strings.Repeat(`/[^/]{1000}`, 5)
+	// overIstioOnly is 119,304 instructions, under Consul's 1048576.
+	overIstioOnly = `\pL{100}`
+)
+
+// TestRegexPremises pins what the regex tests assume of RE2, asking the
+// oracle: if these change, the cases below test something else.
+func TestRegexPremises(t *testing.T) {
+	for _, c := range []struct {
+		pattern  string
+		min, max int
+	}{
+		{overIstio, regexsize.IstioProgramLimit + 1, regexsize.ConsulProgramLimit},
+		{overIstioOnly, regexsize.IstioProgramLimit + 1, regexsize.ConsulProgramLimit},
+		{`/a`, 1, 100},
+	} {
+		size, err := re2.Compile(c.pattern)
+		if err != nil || size < c.min || size > c.max {
+			t.Errorf("RE2 program size of %q: %d (%v), want %d..%d", c.pattern, size, err, c.min, c.max)
+		}
+	}
+	for _, p := range []string{`a{1001}`, `(?:[^/]{1000}){5}`, `\pL{1000}`, `(((a{100}){100}){100})`, `a(`} {
+		var refusal *harness.RE2Refusal
+		if _, err := re2.Compile(p); !errors.As(err, &refusal) {
+			t.Errorf("RE2 compiles %q (%v), want a refusal", p, err)
+		}
+	}
+}
+
+// TestRegexRE2 checks that regexes are RE2's: its refusals and its program
+// size limit make the configuration invalid wherever a safe_regex is, and
+// its matches are the answers.
+func TestRegexRE2(t *testing.T) {
+	refusedByRE2 := []string{
+		`a{1001}`,                // repetition over 1000
+		`(?:[^/]{1000}){5}`,      // nested repetitions over 1000 in all
+		`(((a{100}){100}){100})`, // likewise
+		`\pL{1000}`,              // "pattern too large - compile failed"
+		`(?i)a(`,                 // syntax error
+	}
+	for _, p := range append(refusedByRE2, overIstio, overIstioOnly) {
+		ok, err := matchRegex(re(p), "/x")
+		check(t, "regex "+p, ok, err, wantInvalid)
+		ok, err = matchString(regex(p), "/x")
+		check(t, "string matcher "+p, ok, err, wantInvalid)
+	}
+	_, err := matchRegex(re(overIstio), "/x")
+	for _, s := range []string{"40009", "32768", "re2.max_program_size.error_level"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("over the limit: %v, want it to name %s", err, s)
+		}
+	}
+
+	// RE2, not Go's regexp: \C (any byte) is RE2 syntax Go refuses.
+	ok, err := matchRegex(re(`a\Cc`), "abc")
+	check(t, `RE2's \C`, ok, err, wantTrue)
+	ok, err = matchRegex(re(`a\Cc`), "abbc")
+	check(t, `RE2's \C is one byte`, ok, err, wantFalse)
+	// A regex just under the limit is fine: 3 × 8,003 + 1.
+	ok, err = matchRegex(re(strings.Repeat(`/[^/]{1000}`, 3)), "/"+strings.Repeat("x", 1000)+"/"+strings.Repeat("y", 1000)+"/"+strings.Repeat("z", 1000))
+	check(t, "under the limit", ok, err, wantTrue)
+
+	// google_re2.max_program_size is checked too.
+	capped := func(n uint32) *matcherv3.RegexMatcher {
+		return &matcherv3.RegexMatcher{Regex: "/abc", EngineType: &matcherv3.RegexMatcher_GoogleRe2{GoogleRe2: &matcherv3.RegexMatcher_GoogleRE2{MaxProgramSize: wrapperspb.UInt32(n)}}}
+	}
+	ok, err = matchRegex(capped(3), "/abc")
+	check(t, "over google_re2.max_program_size", ok, err, wantInvalid)
+	ok, err = matchRegex(capped(100), "/abc")
+	check(t, "under google_re2.max_program_size", ok, err, wantTrue)
+
+	// Route matches.
+	one := func(rts ...*routev3.Route) *routev3.RouteConfiguration {
+		return &routev3.RouteConfiguration{Name: "r", VirtualHosts: []*routev3.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: rts}}}
+	}
+	withHeaders := func(m *routev3.RouteMatch, hs ...*routev3.HeaderMatcher) *routev3.RouteMatch {
+		m.Headers = hs
+		return m
+	}
+	for _, p := range []string{overIstio, `a{1001}`} {
+		for name, rc := range map[string]*routev3.RouteConfiguration{
+			"route safe_regex":              one(routeTo("r", regexMatch(p), "c")),
+			"route header safe_regex_match": one(routeTo("r", withHeaders(prefixMatch("/"), hRegex("x-user", p)), "c")),
+			"route header string_match":     one(routeTo("r", withHeaders(prefixMatch("/"), hStr("x-user", regex(p))), "c")),
+		} {
+			_, err := Route(rc, httpReq(webSA, "GET", "/x", "x-user", "alice"))
+			check(t, name+" "+p, false, err, wantInvalid)
+		}
+	}
+
+	// RBAC url_path and header safe_regex, HTTP and network filters.
+	get := httpReq(webSA, "GET", "/x", "x-user", "alice")
+	for _, p := range []string{overIstio, `a{1001}`} {
+		for name, pol := range map[string]*rbacv3.Policy{
+			"url_path permission":  policy(perms(permPath(regex(p))), princs(prAny())),
+			"header permission":    policy(perms(permHeader(hRegex("x-user", p))), princs(prAny())),
+			"url_path principal":   policy(perms(permAny()), princs(prPath(regex(p)))),
+			"header principal":     policy(perms(permAny()), princs(prHeader(hRegex("x-user", p)))),
+			"authenticated":        policy(perms(permAny()), princs(prAuth(regex(p)))),
+			"or_rules, other true": policy(perms(permOr(permAny(), permPath(regex(p)))), princs(prAny())),
+		} {
+			rules := allow(map[string]*rbacv3.Policy{"p": pol, "all": policy(perms(permAny()), princs(prAny()))})
+			ok, err := HTTPRBAC(httpChain(httpRBAC("envoy.filters.http.rbac", rules)), nil, get)
+			check(t, "http rbac "+name+" "+p, ok, err, wantInvalid)
+			ok, err = NetworkRBAC(&listenerv3.FilterChain{Filters: []*listenerv3.Filter{netRBAC(rules), tcpProxy("c")}}, get)
+			check(t, "network rbac "+name+" "+p, ok, err, wantInvalid)
+		}
+	}
+
+	// The limit is the one UseRE2 was given: Consul's takes overIstioOnly.
+	UseRE2(re2, regexsize.ConsulProgramLimit)
+	ok, err = matchRegex(re(overIstioOnly), "é")
+	check(t, "Consul's limit", ok, err, wantFalse)
+	ok, err = matchRegex(re(overIstio), "/"+strings.Repeat("a/", 4)+"a")
+	check(t, "Consul's limit, 40009", ok, err, wantFalse)
+	UseRE2(re2, regexsize.IstioProgramLimit)
+	ok, err = matchRegex(re(overIstioOnly), "é")
+	check(t, "istiod's limit again", ok, err, wantInvalid)
+}
+
+// countingEngine counts the questions that reach the engine.
+type countingEngine struct {
+	RegexEngine
+	compiles, matches int
+	fail              error
+}
+
+func (c *countingEngine) Compile(p string) (int, error) {
+	c.compiles++
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	return c.RegexEngine.Compile(p)
+}
+
+func (c *countingEngine) FullMatch(p, in string) (bool, error) {
+	c.matches++
+	if c.fail != nil {
+		return false, c.fail
+	}
+	return c.RegexEngine.FullMatch(p, in)
+}
+
+// withEngine runs f with another engine (nil: none) and restores the run's.
+func withEngine(t *testing.T, e RegexEngine, f func()) {
+	t.Helper()
+	saved := regexes.Load()
+	defer regexes.Store(saved)
+	if e == nil {
+		regexes.Store(nil)
+	} else {
+		UseRE2(e, regexsize.IstioProgramLimit)
+	}
+	f()
+}
+
+func TestRegexCache(t *testing.T) {
+	c := &countingEngine{RegexEngine: re2}
+	withEngine(t, c, func() {
+		for i := 0; i < 3; i++ {
+			ok, err := matchRegex(re("a+b"), "aab")
+			check(t, "cached match", ok, err, wantTrue)
+			ok, err = matchRegex(re("a+b"), "aa")
+			check(t, "cached miss", ok, err, wantFalse)
+			ok, err = matchRegex(re("a{1001}"), "a")
+			check(t, "cached refusal", ok, err, wantInvalid)
+			ok, err = matchRegex(re(overIstio), "a")
+			check(t, "cached size", ok, err, wantInvalid)
+		}
+	})
+	if c.compiles != 3 || c.matches != 2 {
+		t.Errorf("%d compiles and %d matches reached the engine, want 3 and 2", c.compiles, c.matches)
+	}
+}
+
+// TestRegexWithoutEngine: a forgotten UseRE2, or an oracle failing, is an
+// error no combination hides and no caller may skip.
+func TestRegexWithoutEngine(t *testing.T) {
+	broken := &countingEngine{RegexEngine: re2, fail: errors.New("broken pipe")}
+	get := httpReq(webSA, "GET", "/x", "x-user", "alice")
+	for name, e := range map[string]RegexEngine{"no engine": nil, "engine failing": broken} {
+		withEngine(t, e, func() {
+			expectEngineErr := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrRegexEngine) || errors.Is(err, ErrInvalidConfig) || Undecidable(err) {
+					t.Errorf("%s, %s: %v, want ErrRegexEngine only", name, what, err)
+				}
+			}
+			_, err := matchRegex(re("a"), "a")
+			expectEngineErr("matchRegex", err)
+			_, err = matchRegex(re("a"), "a")
+			expectEngineErr("matchRegex again (not cached)", err)
+			_, err = Route(&routev3.RouteConfiguration{Name: "r", VirtualHosts: []*routev3.VirtualHost{{Name: "vh", Domains: []string{"*"}, Routes: []*routev3.Route{
+				routeTo("r", regexMatch("/x"), "c"),
+			}}}}, get)
+			expectEngineErr("route", err)
+			// Another policy matches, another principal matches: still an error.
+			rules := allow(map[string]*rbacv3.Policy{
+				"p":   policy(perms(permAny()), princs(prOr(prAny(), prPath(regex("/x"))))),
+				"all": policy(perms(permAny()), princs(prAny())),
+			})
+			_, err = HTTPRBAC(httpChain(httpRBAC("envoy.filters.http.rbac", rules)), nil, get)
+			expectEngineErr("http rbac", err)
+			// Network filters only validate url_path: still an error.
+			_, err = NetworkRBAC(&listenerv3.FilterChain{Filters: []*listenerv3.Filter{netRBAC(rules), tcpProxy("c")}}, get)
+			expectEngineErr("network rbac", err)
+		})
+	}
+	if broken.compiles < 2 {
+		t.Errorf("a failing engine's answer was cached (%d compiles)", broken.compiles)
 	}
 }

@@ -1,7 +1,6 @@
 package envoyjudge
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -301,7 +300,7 @@ func matchAuthenticated(a *rbacv3.Principal_Authenticated, r *Request) (bool, er
 	m := a.GetPrincipalName()
 	if m != nil {
 		// Validate the matcher whatever the connection.
-		if _, err := matchString(m, ""); err != nil && errors.Is(err, ErrInvalidConfig) {
+		if _, err := matchString(m, ""); err != nil && decisive(err) {
 			return false, err
 		}
 	}
