@@ -81,7 +81,7 @@ func (r AccessRequest) String() string {
 	}
 	s := fmt.Sprintf("%s -> %s:%d %s", r.From, r.To, r.Port, proto)
 	if proto == "HTTP" {
-		s += " " + r.Method + " " + r.Path
+		s += " " + r.Method + " " + shortPath(r.Path)
 	}
 	if len(r.Headers) > 0 {
 		s += " " + headerString(r.Headers)
@@ -104,11 +104,20 @@ type SplitRequest struct {
 }
 
 func (r SplitRequest) String() string {
-	s := fmt.Sprintf("%s:%d %s %s", r.Root, r.Port, r.Method, r.Path)
+	s := fmt.Sprintf("%s:%d %s %s", r.Root, r.Port, r.Method, shortPath(r.Path))
 	if len(r.Headers) > 0 {
 		s += " " + headerString(r.Headers)
 	}
 	return s
+}
+
+// shortPath is a request path as reports show it: a long one is cut, with
+// its length.
+func shortPath(p string) string {
+	if len(p) <= 80 {
+		return p
+	}
+	return fmt.Sprintf("%s… (%d characters)", p[:40], len(p))
 }
 
 func headerString(h map[string]string) string {

@@ -15,7 +15,8 @@ import (
 // ModelJudge answers from core's model: it is what smi-adapter believes SMI
 // means, and the reference every mesh judge is compared with.
 type ModelJudge struct {
-	mem *normalize.Memory
+	mem    *normalize.Memory
+	closed []string
 }
 
 var _ Judge = (*ModelJudge)(nil)
@@ -30,8 +31,23 @@ func (j *ModelJudge) Load(objs []runtime.Object) error {
 		return err
 	}
 	j.mem = m
+	j.closed = nil
+	for _, k := range m.Keys() {
+		_, problems := normalize.Build(k, m)
+		for _, err := range problems {
+			for _, e := range err.Errors {
+				j.closed = append(j.closed, e.Error())
+			}
+		}
+	}
+	slices.Sort(j.closed)
 	return nil
 }
+
+// FailedClosed implements FailClosedReporter: what normalize left out of
+// the model (a regex no engine reads as RE2 does, ...), reported on the
+// SMI objects.
+func (j *ModelJudge) FailedClosed() []string { return j.closed }
 
 func identity(s string) (model.Identity, error) {
 	ns, name, ok := strings.Cut(s, "/")

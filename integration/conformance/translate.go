@@ -46,8 +46,11 @@ func Translate(objs []runtime.Object, withMesh bool, translate func(*model.Slice
 		if k.Kind == model.KeyRoute {
 			continue
 		}
-		slice, _ := normalize.Build(k, mem)
+		slice, normalized := normalize.Build(k, mem)
 		objects, problems := translate(slice)
+		// What normalize refuses (a regex no engine reads alike) is left
+		// out as much as what the backend cannot express.
+		problems.Merge(normalized)
 		for _, err := range problems {
 			for _, e := range err.Errors {
 				t.FailedClosed = append(t.FailedClosed, e.Error())

@@ -144,8 +144,10 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 		if k.Kind == model.KeyRoute {
 			continue
 		}
-		slice, _ := build.Build(k, mem)
+		slice, normalized := build.Build(k, mem)
 		res := consul.Translate(slice, j.opts)
+		// What normalize refuses is left out as much as what Consul cannot say.
+		res.Problems.Merge(normalized)
 		for _, err := range res.Problems {
 			for _, e := range err.Errors {
 				j.closed = append(j.closed, e.Error())
