@@ -124,7 +124,15 @@ func (g *world) connectService() map[string]string {
 	if g.r.IntN(2) == 0 {
 		return nil
 	}
-	return map[string]string{normalize.AnnotationConnectService: g.pick([]string{"a", "b", "c", "b,c", " a , c", "", "x,a"})}
+	out := map[string]string{}
+	if g.r.IntN(3) > 0 {
+		out[normalize.AnnotationConnectService] = g.pick([]string{"a", "b", "c", "b,c", " a , c", "", "x,a"})
+	}
+	if g.r.IntN(3) == 0 {
+		// Linkerd's opaque ports: a port of the pods, a name, a range, none.
+		out[normalize.AnnotationOpaquePorts] = g.pick([]string{"8080", "http", "8080-8081", "", "9999"})
+	}
+	return out
 }
 
 func (g *world) service(ns, name string) client.Object {
@@ -136,7 +144,11 @@ func (g *world) service(ns, name string) client.Object {
 	if g.r.IntN(2) == 0 {
 		port.TargetPort = intstr.FromString("http")
 	}
-	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
+	var ann map[string]string
+	if g.r.IntN(4) == 0 {
+		ann = map[string]string{normalize.AnnotationOpaquePorts: g.pick([]string{"80", "http", "", "1-100"})}
+	}
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: ann}, Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{port}}}
 }
 
 func (g *world) target() client.Object {

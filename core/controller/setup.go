@@ -141,6 +141,23 @@ func (m *mapper) sourceNameKeys(ctx context.Context, names ...string) []model.Ke
 	if !m.elsewhere {
 		return nil
 	}
+	// A grant's source stands for the names its pods register under too
+	// (model.Grant.SourceNames): an identity of one of those names counts
+	// for the keys granting the service accounts of those pods.
+	all := slices.Clone(names)
+	for _, name := range names {
+		var pods corev1.PodList
+		if err := m.c.List(ctx, &pods, client.MatchingFields{indexIdentity: name}, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "list pods by identity", "name", name)
+			continue
+		}
+		for i := range pods.Items {
+			if sa := normalize.ServiceAccountOf(&pods.Items[i]); sa != name && !slices.Contains(all, sa) && slices.Contains(normalize.ConnectServiceNames(&pods.Items[i]), name) {
+				all = append(all, sa)
+			}
+		}
+	}
+	names = all
 	var out []model.Key
 	for _, name := range names {
 		var tts accessv1alpha3.TrafficTargetList
@@ -185,6 +202,16 @@ func (m *mapper) identityKeys(ctx context.Context, pods []*corev1.Pod, svcs []*c
 	} else {
 		for _, set := range sets {
 			names = append(names, set...)
+		}
+	}
+	regChanged := len(names) > 0 || len(pods) != 2 ||
+		normalize.ServiceAccountOf(pods[0]) != normalize.ServiceAccountOf(pods[1]) ||
+		!slices.Equal(normalize.ConnectServiceNames(pods[0]), normalize.ConnectServiceNames(pods[1]))
+	if regChanged {
+		// The names the pods register under, or who they run as, changed:
+		// so did the model.Grant.SourceNames of the sources they run as.
+		for _, p := range pods {
+			names = append(names, normalize.ServiceAccountOf(p))
 		}
 	}
 	slices.Sort(names)
@@ -426,7 +453,8 @@ type keyCapture struct {
 func (c *keyCapture) Add(k model.Key) { c.keys = append(c.keys, k) }
 
 // podHandler enqueues on pod create/delete and on changes that move a pod in
-// or out of a selection: labels, service account, terminal phase, ports;
+// or out of a selection: labels, service account, terminal phase, ports,
+// the annotations the model reads (meshAnnotationsChanged);
 // and, for a backend that collapses namespaces, on changes of the identity
 // names it makes exist (service account, terminal phase, consul-k8s's
 // connect-service annotation: identityKeys).
@@ -439,7 +467,8 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
 			o, n := e.ObjectOld, e.ObjectNew
 			if !maps.Equal(o.Labels, n.Labels) || o.Spec.ServiceAccountName != n.Spec.ServiceAccountName ||
-				terminal(o) != terminal(n) || !equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) {
+				terminal(o) != terminal(n) || !equality.Semantic.DeepEqual(containerPorts(o), containerPorts(n)) ||
+				meshAnnotationsChanged(o, n) {
 				enqueue(q, m.podKeys(ctx, o, n)...)
 			}
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{o, n}, nil)...)
@@ -449,6 +478,19 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{e.Object}, nil)...)
 		},
 	}
+}
+
+// meshAnnotationsChanged: the pod annotations the model reads changed
+// (Linkerd's opaque ports, the names consul-k8s registers the pod under).
+func meshAnnotationsChanged(o, n *corev1.Pod) bool {
+	for _, a := range []string{normalize.AnnotationOpaquePorts, normalize.AnnotationConnectService} {
+		if o.Annotations[a] != n.Annotations[a] {
+			return true
+		}
+	}
+	_, had := o.Annotations[normalize.AnnotationOpaquePorts]
+	_, has := n.Annotations[normalize.AnnotationOpaquePorts]
+	return had != has // present and empty is not absent
 }
 
 func terminal(p *corev1.Pod) bool {
