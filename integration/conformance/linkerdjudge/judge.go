@@ -2,7 +2,14 @@
 // smi-adapter's Linkerd backend writes for a conformance scenario. It runs the
 // product path (normalize, then linkerd.Translate) and evaluates the
 // resulting objects by Linkerd's semantics, written independently of the
-// translator, after Linkerd's documentation and its proxy's route matching:
+// translator, after Linkerd's documentation and its proxy's route matching.
+// It refuses what it does not read (strict.go): a field it does not evaluate
+// (MeshTLSAuthentication identities, HTTPRoute hostnames, filters,
+// queryParams, Server matchExpressions, ...) or a value it does not (an
+// identityRef of another kind than ServiceAccount, a parentRef, targetRef or
+// requiredAuthenticationRef of another group or namespace, a backendRef
+// without the request's port, networks narrower than every address) fails
+// Load instead of being judged as if it were not there:
 //
 //   - Inbound: a Server selects pods by labels and a port. With no Server the
 //     cluster's default inbound policy applies (DefaultInbound). A Server's
@@ -117,11 +124,14 @@ type route struct {
 	ParentRefs []ref `json:"parentRefs"`
 	Rules      []struct {
 		Matches     []match `json:"matches"`
-		BackendRefs []struct {
-			Name   string `json:"name"`
-			Weight *int32 `json:"weight"`
-		} `json:"backendRefs"`
+		BackendRefs []backendRef `json:"backendRefs"`
 	} `json:"rules"`
+}
+
+type backendRef struct {
+	Name   string `json:"name"`
+	Port   *int32 `json:"port"`
+	Weight *int32 `json:"weight"`
 }
 
 // RegexEngine answers as Linkerd's regex engine does
@@ -189,6 +199,9 @@ func (j *Judge) Load(objs []runtime.Object) error {
 	for _, b := range t.Objects {
 		var obj object
 		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		if err := readable(obj); err != nil {
 			return err
 		}
 		j.objs = append(j.objs, obj)
@@ -648,10 +661,7 @@ func (j *Judge) split(r conformance.SplitRequest) (map[string]int64, error) {
 // a distribution that never becomes ready: its requests wait and fail.
 func (j *Judge) ruleBackends(nr namedRoute, r conformance.SplitRequest) (map[string]int64, error) {
 	var best score
-	var backends []struct {
-		Name   string `json:"name"`
-		Weight *int32 `json:"weight"`
-	}
+	var backends []backendRef
 	found := false
 	for _, rule := range nr.rt.Rules {
 		if sc, ok := j.bestMatch(rule.Matches, r.Method, r.Path, r.Headers); ok && (!found || best.less(sc)) {
@@ -660,6 +670,10 @@ func (j *Judge) ruleBackends(nr namedRoute, r conformance.SplitRequest) (map[str
 	}
 	out := map[string]int64{}
 	for _, b := range backends {
+		if b.Port == nil || *b.Port != r.Port {
+			// SMI sends a port's traffic to the same port of the backends.
+			return nil, fmt.Errorf("HTTPRoute %s sends port %d's requests to backend %s on port %v", nr.name, r.Port, b.Name, portString(b.Port))
+		}
 		w := int64(1)
 		if b.Weight != nil {
 			w = int64(*b.Weight)
@@ -672,6 +686,13 @@ func (j *Judge) ruleBackends(nr namedRoute, r conformance.SplitRequest) (map[str
 		return nil, fmt.Errorf("the best rule of HTTPRoute %s for the request has no backend of weight above 0 (%d backendRefs): the proxy drops weight-0 backends, and a distribution with none never becomes ready, so the request waits and fails", nr.name, len(backends))
 	}
 	return out, nil
+}
+
+func portString(p *int32) string {
+	if p == nil {
+		return "(none)"
+	}
+	return strconv.Itoa(int(*p))
 }
 
 // defaultOpaquePorts is Linkerd's proxy.opaquePorts default.

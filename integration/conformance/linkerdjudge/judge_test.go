@@ -164,12 +164,69 @@ func TestOldNestedGrantsOutput(t *testing.T) {
 // a split to nowhere.
 func TestZeroWeightRule(t *testing.T) {
 	j := &Judge{Regex: goRegex{}}
-	nr := routeOf(t, "web-split", `{"rules":[{"backendRefs":[{"name":"v1","weight":0},{"name":"v2","weight":0}]}]}`)
+	nr := routeOf(t, "web-split", `{"rules":[{"backendRefs":[{"name":"v1","port":80,"weight":0},{"name":"v2","port":80,"weight":0}]}]}`)
 	if _, err := j.ruleBackends(nr, conformance.SplitRequest{Root: "default/web", Port: 80, Method: "GET", Path: "/"}); err == nil || !strings.Contains(err.Error(), "never becomes ready") {
 		t.Errorf("all backends weigh 0: %v", err)
 	}
-	nr = routeOf(t, "web-split", `{"rules":[{"backendRefs":[{"name":"v1","weight":0},{"name":"v2"}]}]}`)
+	nr = routeOf(t, "web-split", `{"rules":[{"backendRefs":[{"name":"v1","port":80,"weight":0},{"name":"v2","port":80}]}]}`)
 	if got, err := j.ruleBackends(nr, conformance.SplitRequest{Root: "default/web", Port: 80, Method: "GET", Path: "/"}); err != nil || len(got) != 1 || got["v2"] != 1 {
 		t.Errorf("v2 of default weight: %v, %v", got, err)
+	}
+}
+
+// TestBackendOnAnotherPort: a backendRef whose port is not the request's
+// sends the request elsewhere than SMI: an error, never a split.
+func TestBackendOnAnotherPort(t *testing.T) {
+	j := &Judge{Regex: goRegex{}}
+	nr := routeOf(t, "web-split", `{"rules":[{"backendRefs":[{"name":"v1","port":81}]}]}`)
+	if _, err := j.ruleBackends(nr, conformance.SplitRequest{Root: "default/web", Port: 80, Method: "GET", Path: "/"}); err == nil || !strings.Contains(err.Error(), "on port 81") {
+		t.Errorf("port 81 for port 80: %v", err)
+	}
+}
+
+// TestRefusesWhatItDoesNotRead: each field or value the judge does not
+// evaluate (issue 24's mutants among them) is refused, and what the
+// Linkerd backend writes is read.
+func TestRefusesWhatItDoesNotRead(t *testing.T) {
+	good := map[string]string{
+		"Server":                `{"podSelector":{"matchLabels":{"app":"api"}},"port":8080,"accessPolicy":"deny","proxyProtocol":"unknown"}`,
+		"AuthorizationPolicy":   `{"targetRef":{"group":"policy.linkerd.io","kind":"HTTPRoute","name":"r"},"requiredAuthenticationRefs":[{"group":"policy.linkerd.io","kind":"MeshTLSAuthentication","name":"m"}]}`,
+		"MeshTLSAuthentication": `{"identityRefs":[{"kind":"ServiceAccount","name":"web","namespace":"default"}]}`,
+		"NetworkAuthentication": `{"networks":[{"cidr":"0.0.0.0/0"},{"cidr":"::/0"}]}`,
+		"HTTPRoute":             `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s"}],"rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/"},"method":"GET","headers":[{"type":"Exact","name":"x","value":"1"}]}]}]}`,
+	}
+	for kind, spec := range good {
+		if err := readable(object{Kind: kind, Spec: json.RawMessage(spec)}); err != nil {
+			t.Errorf("%s: %v", kind, err)
+		}
+	}
+	if err := readable(object{Kind: "HTTPRoute", Spec: json.RawMessage(`{"parentRefs":[{"group":"core","kind":"Service","name":"web","port":80}],"rules":[{"backendRefs":[{"name":"v1","port":80,"weight":1}]}]}`)}); err != nil {
+		t.Errorf("split HTTPRoute: %v", err)
+	}
+	for _, c := range []struct{ kind, spec string }{
+		{"MeshTLSAuthentication", `{"identityRefs":[{"kind":"Namespace","name":"default"}]}`},
+		{"MeshTLSAuthentication", `{"identities":["*"]}`},
+		{"MeshTLSAuthentication", `{"identityRefs":[{"kind":"ServiceAccount","name":"*"}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"core","kind":"Server","name":"s"}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s","namespace":"other"}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s"}],"hostnames":["a"]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s"}],"rules":[{"filters":[{"type":"RequestHeaderModifier"}]}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s"}],"rules":[{"matches":[{"queryParams":[{"name":"a","value":"b"}]}]}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"policy.linkerd.io","kind":"Server","name":"s"}],"rules":[{"matches":[{"path":{"type":"Glob","value":"/"}}]}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"core","kind":"Service","name":"web","port":80}],"rules":[{"backendRefs":[{"name":"v1","port":80,"namespace":"other"}]}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"core","kind":"Service","name":"web","port":80}],"rules":[{"backendRefs":[{"name":"v1"}]}]}`},
+		{"HTTPRoute", `{"parentRefs":[{"group":"core","kind":"Service","name":"web"}]}`},
+		{"Server", `{"podSelector":{"matchExpressions":[{"key":"app","operator":"Exists"}]},"port":8080,"accessPolicy":"deny"}`},
+		{"Server", `{"podSelector":{"matchLabels":{"app":"api"}},"port":8080,"accessPolicy":"deny","proxyProtocol":"HTTP/1"}`},
+		{"Server", `{"podSelector":{"matchLabels":{"app":"api"}},"port":8080,"accessPolicy":"all-authenticated"}`},
+		{"AuthorizationPolicy", `{"targetRef":{"group":"gateway.networking.k8s.io","kind":"HTTPRoute","name":"r"},"requiredAuthenticationRefs":[{"group":"policy.linkerd.io","kind":"MeshTLSAuthentication","name":"m"}]}`},
+		{"AuthorizationPolicy", `{"targetRef":{"group":"policy.linkerd.io","kind":"Server","name":"s"},"requiredAuthenticationRefs":[{"group":"policy.linkerd.io","kind":"MeshTLSAuthentication","name":"m","namespace":"other"}]}`},
+		{"NetworkAuthentication", `{"networks":[{"cidr":"10.0.0.0/8"}]}`},
+		{"NetworkAuthentication", `{"networks":[{"cidr":"0.0.0.0/0","except":["10.0.0.0/8"]},{"cidr":"::/0"}]}`},
+		{"Service", `{}`},
+	} {
+		if err := readable(object{Kind: c.kind, Spec: json.RawMessage(c.spec)}); err == nil {
+			t.Errorf("%s %s: read as if it were not there", c.kind, c.spec)
+		}
 	}
 }
