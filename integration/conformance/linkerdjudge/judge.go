@@ -123,7 +123,7 @@ type match struct {
 type route struct {
 	ParentRefs []ref `json:"parentRefs"`
 	Rules      []struct {
-		Matches     []match `json:"matches"`
+		Matches     []match      `json:"matches"`
 		BackendRefs []backendRef `json:"backendRefs"`
 	} `json:"rules"`
 }
