@@ -158,12 +158,70 @@ type FailClosedReporter interface {
 	FailedClosed() []string
 }
 
-// Approximator is implemented by judges of meshes whose weights have a
-// fixed precision (Consul: percentages with two decimals). A split whose
-// shares differ from SMI's exact ratio by at most SplitPrecision (a fraction
-// of all traffic) is reported as approximated, not failed.
-type Approximator interface {
-	SplitPrecision() float64
+// Quantizer is implemented by judges of meshes whose weights are integers
+// of a fixed total (Consul: hundredths of a percent, 10000). Where SMI's
+// ratio does not fit that grid, the split must be exactly a closest
+// distribution on it (ClosestOnGrid), reported as approximated; anything
+// else, however near, fails.
+type Quantizer interface {
+	WeightTotal() int64
+}
+
+// ClosestOnGrid says whether got (weights summing to total) is a closest
+// distribution of SMI's weights want on a grid of total: each positive
+// weight gets its exact share rounded down or up, a positive weight never
+// 0 (it keeps traffic), and the shares rounded up are those with the
+// largest remainders (ties either way). Zero weights get nothing.
+func ClosestOnGrid(got, want map[string]int64, total int64) (bool, string) {
+	var sum, gotSum big.Int
+	for _, w := range want {
+		sum.Add(&sum, big.NewInt(w))
+	}
+	for k, g := range got {
+		gotSum.Add(&gotSum, big.NewInt(g))
+		if want[k] <= 0 && g != 0 {
+			return false, fmt.Sprintf("%s gets %d, SMI gives it no weight", k, g)
+		}
+	}
+	if gotSum.Cmp(big.NewInt(total)) != 0 {
+		return false, fmt.Sprintf("the weights sum to %s, not %d", gotSum.String(), total)
+	}
+	if sum.Sign() == 0 {
+		return false, "SMI's weights are all 0"
+	}
+	type share struct {
+		name     string
+		floor    int64
+		rem      *big.Rat
+		rounded  int64 // got - floor
+		mustTake bool  // positive with a floor of 0: at least 1
+	}
+	var shares []share
+	for k, w := range want {
+		if w <= 0 {
+			continue
+		}
+		num := new(big.Int).Mul(big.NewInt(w), big.NewInt(total))
+		q, r := new(big.Int).QuoRem(num, &sum, new(big.Int))
+		sh := share{name: k, floor: q.Int64(), rem: new(big.Rat).SetFrac(r, &sum)}
+		sh.rounded = got[k] - sh.floor
+		sh.mustTake = sh.floor == 0
+		if sh.rounded < 0 || sh.rounded > 1 || (sh.rounded == 1 && sh.rem.Sign() == 0) {
+			return false, fmt.Sprintf("%s gets %d, its exact share is %s of %d", k, got[k], new(big.Rat).SetFrac(num, &sum).FloatString(4), total)
+		}
+		if sh.mustTake && got[k] == 0 {
+			return false, fmt.Sprintf("%s gets nothing, SMI gives it weight %d", k, w)
+		}
+		shares = append(shares, sh)
+	}
+	for _, a := range shares {
+		for _, b := range shares {
+			if a.rounded == 1 && !a.mustTake && b.rounded == 0 && a.rem.Cmp(b.rem) < 0 {
+				return false, fmt.Sprintf("%s is rounded up and %s down, though %s's remainder is larger", a.name, b.name, b.name)
+			}
+		}
+	}
+	return true, ""
 }
 
 // CloseRatios reports whether two weight maps name the same Services and

@@ -85,9 +85,14 @@ func Run(t *testing.T, judge Judge, dir, reportPath string) []Result {
 						failedClosed = append(failedClosed, fmt.Sprintf("split[%d] %s: stays on the root (fail closed: %s)", i, r, closed[0]))
 						continue
 					}
-					if ap, ok := judge.(Approximator); ok && CloseRatios(got, r.Backends, ap.SplitPrecision()) {
-						approximated = append(approximated, fmt.Sprintf("split[%d] %s: %v for SMI's %v (within %.2f%% of all traffic)", i, r, got, r.Backends, ap.SplitPrecision()*100))
-						continue
+					if qz, ok := judge.(Quantizer); ok {
+						if closest, why := ClosestOnGrid(got, r.Backends, qz.WeightTotal()); closest {
+							approximated = append(approximated, fmt.Sprintf("split[%d] %s: %v for SMI's %v (the closest in %d parts)", i, r, got, r.Backends, qz.WeightTotal()))
+							continue
+						} else {
+							t.Errorf("split[%d] %s: got %v, SMI says %v, and that is not the closest split in %d parts: %s", i, r, got, r.Backends, qz.WeightTotal(), why)
+							continue
+						}
 					}
 					t.Errorf("split[%d] %s: got %v, SMI says %v", i, r, got, r.Backends)
 				}

@@ -17,6 +17,7 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	capi "github.com/hashicorp/consul/api"
 	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
@@ -47,6 +48,7 @@ type envoyView struct {
 	opts        consul.Options
 	trustDomain string
 
+	pods       []*corev1.Pod             // the scenario's pods (consulName)
 	registered []string                  // services registered on the agent
 	upstreams  map[string][]string       // service -> upstream services
 	binds      map[string]map[string]int // service -> upstream -> local bind port
@@ -78,10 +80,25 @@ func (e *envoyView) Close() {
 	_ = e.conn.Close()
 }
 
+// consulName is the Consul service an identity (namespace/name: a service
+// account, or a split's Service) registers as, by consul-k8s's documented
+// rule and not the adapter's code: the consul.hashicorp.com/connect-service
+// annotation of a pod running as it, else its name (consul-k8s requires a
+// pod's service account to be named as its service).
 func (e *envoyView) consulName(identity string) string {
 	ns, name, _ := strings.Cut(identity, "/")
-	_, n := consul.ServiceName(ns, name, e.opts)
-	return n
+	for _, p := range e.pods {
+		sa := p.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		if p.Namespace == ns && sa == name {
+			if v := strings.TrimSpace(p.Annotations["consul.hashicorp.com/connect-service"]); v != "" && !strings.Contains(v, ",") {
+				return v
+			}
+		}
+	}
+	return name
 }
 
 // spiffe is the service identity Consul issues to a service's sidecar.

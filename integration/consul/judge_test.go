@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	capi "github.com/hashicorp/consul/api"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
@@ -55,7 +56,7 @@ type consulJudge struct {
 var (
 	_ conformance.Judge              = (*consulJudge)(nil)
 	_ conformance.FailClosedReporter = (*consulJudge)(nil)
-	_ conformance.Approximator       = (*consulJudge)(nil)
+	_ conformance.Quantizer          = (*consulJudge)(nil)
 	_ conformance.Describer          = (*consulJudge)(nil)
 )
 
@@ -71,8 +72,9 @@ func (j *consulJudge) Description() string {
 		"(access); a disagreement fails the test."
 }
 
-// SplitPrecision: Consul weights are percentages with two decimals.
-func (j *consulJudge) SplitPrecision() float64 { return 0.0001 }
+// WeightTotal: Consul's splits are percentages with two decimals, as
+// Envoy receives them: weights in hundredths of a percent, summing to 10000.
+func (j *consulJudge) WeightTotal() int64 { return 10000 }
 
 func (j *consulJudge) Name() string           { return "consul" }
 func (j *consulJudge) FailedClosed() []string { return j.closed }
@@ -135,6 +137,12 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 		return err
 	}
 	j.mem = mem
+	j.envoy.pods = nil
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			j.envoy.pods = append(j.envoy.pods, p)
+		}
+	}
 	sink := &consul.Sink{Client: j.c, Opts: j.opts}
 	// The product path: the backend's own build options (the other
 	// namespaces' identities of each source's name, where Consul collapses
@@ -209,8 +217,7 @@ func (j *consulJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 	if proto == "UDP" {
 		return false, &conformance.Inexpressible{Reason: "Consul's service mesh does not carry UDP"}
 	}
-	_, src := consul.ServiceName(strings.Split(r.From, "/")[0], strings.Split(r.From, "/")[1], j.opts)
-	_, dst := consul.ServiceName(strings.Split(r.To, "/")[0], strings.Split(r.To, "/")[1], j.opts)
+	src, dst := j.envoy.consulName(r.From), j.envoy.consulName(r.To)
 	decide := func() (bool, error) {
 		if proto != "HTTP" {
 			// The sidecars of a service whose protocol is http-like speak
