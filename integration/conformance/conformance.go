@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/core/apis"
+	"github.com/smi-adapter/smi-adapter/core/model"
 )
 
 // Scenario is one conformance case.
@@ -155,7 +156,7 @@ func (e *Inexpressible) Error() string { return "inexpressible: " + e.Reason }
 // scenario. A decision the judge denies where SMI allows is then "fail-closed"
 // (safe, reported) instead of a failure. Allowing what SMI denies is always a failure.
 type FailClosedReporter interface {
-	FailedClosed() []string
+	FailedClosed() []*model.Diagnostic
 }
 
 // Quantizer is implemented by judges of meshes whose weights are integers

@@ -16,7 +16,7 @@ import (
 // means, and the reference every mesh judge is compared with.
 type ModelJudge struct {
 	mem    *normalize.Memory
-	closed []string
+	closed []*model.Diagnostic
 }
 
 var _ Judge = (*ModelJudge)(nil)
@@ -34,20 +34,16 @@ func (j *ModelJudge) Load(objs []runtime.Object) error {
 	j.closed = nil
 	for _, k := range m.Keys() {
 		_, problems := normalize.Build(k, m)
-		for _, err := range problems {
-			for _, e := range err.Errors {
-				j.closed = append(j.closed, e.Error())
-			}
-		}
+		j.closed = append(j.closed, Diagnostics(problems)...)
 	}
-	slices.Sort(j.closed)
+	SortDiagnostics(j.closed)
 	return nil
 }
 
 // FailedClosed implements FailClosedReporter: what normalize left out of
 // the model (a regex no engine reads as RE2 does, ...), reported on the
 // SMI objects.
-func (j *ModelJudge) FailedClosed() []string { return j.closed }
+func (j *ModelJudge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 func identity(s string) (model.Identity, error) {
 	ns, name, ok := strings.Cut(s, "/")

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"errors"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,8 +22,9 @@ type Translation struct {
 	Objects []json.RawMessage
 	// Pods are the scenario's pods.
 	Pods []*corev1.Pod
-	// FailedClosed are the messages of what the backend left out, sorted.
-	FailedClosed []string
+	// FailedClosed are the diagnostics of what the backend left out,
+	// sorted by object and message.
+	FailedClosed []*model.Diagnostic
 }
 
 // Translate runs the product path on a scenario's objects: normalize every
@@ -51,11 +53,7 @@ func Translate(objs []runtime.Object, withMesh bool, translate func(*model.Slice
 		// What normalize refuses (a regex no engine reads alike) is left
 		// out as much as what the backend cannot express.
 		problems.Merge(normalized)
-		for _, err := range problems {
-			for _, e := range err.Errors {
-				t.FailedClosed = append(t.FailedClosed, e.Error())
-			}
-		}
+		t.FailedClosed = append(t.FailedClosed, Diagnostics(problems)...)
 		for _, o := range objects {
 			b, err := json.Marshal(o.Obj)
 			if err != nil {
@@ -64,6 +62,33 @@ func Translate(objs []runtime.Object, withMesh bool, translate func(*model.Slice
 			t.Objects = append(t.Objects, b)
 		}
 	}
-	sort.Strings(t.FailedClosed)
+	SortDiagnostics(t.FailedClosed)
 	return t, nil
+}
+
+// Diagnostics are every diagnostic of problems (an error that is not a
+// Diagnostic is kept with no object).
+func Diagnostics(problems model.Problems) []*model.Diagnostic {
+	var out []*model.Diagnostic
+	for ref, err := range problems {
+		for _, e := range err.Errors {
+			var d *model.Diagnostic
+			if !errors.As(e, &d) {
+				d = &model.Diagnostic{Object: ref, Message: e.Error()}
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// SortDiagnostics sorts ds by object, then message.
+func SortDiagnostics(ds []*model.Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i], ds[j]
+		if a.Object.String() != b.Object.String() {
+			return a.Object.String() < b.Object.String()
+		}
+		return a.Error() < b.Error()
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -38,7 +37,7 @@ import (
 type consulJudge struct {
 	c      *capi.Client // an agent of its own: scenarios clear it between them
 	opts   consul.Options
-	closed []string
+	closed []*model.Diagnostic
 	mem    *normalize.Memory
 	envoy  *envoyView
 
@@ -77,7 +76,7 @@ func (j *consulJudge) Description() string {
 func (j *consulJudge) WeightTotal() int64 { return 10000 }
 
 func (j *consulJudge) Name() string           { return "consul" }
-func (j *consulJudge) FailedClosed() []string { return j.closed }
+func (j *consulJudge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 func clearEntries(c *capi.Client) error {
 	ce := c.ConfigEntries()
@@ -156,11 +155,7 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 		res := consul.Translate(slice, j.opts)
 		// What normalize refuses is left out as much as what Consul cannot say.
 		res.Problems.Merge(normalized)
-		for _, err := range res.Problems {
-			for _, e := range err.Errors {
-				j.closed = append(j.closed, e.Error())
-			}
-		}
+		j.closed = append(j.closed, conformance.Diagnostics(res.Problems)...)
 		p, _, err := sink.Apply(context.Background(), k, res.Entries)
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", k, err)
@@ -182,7 +177,7 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 			return fmt.Errorf("apply %s again: %d entries written (want 0), err %v", k, n, err)
 		}
 	}
-	sort.Strings(j.closed)
+	conformance.SortDiagnostics(j.closed)
 	return j.envoy.load(j.current)
 }
 

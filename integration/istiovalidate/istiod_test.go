@@ -160,7 +160,7 @@ type istiodJudge struct {
 
 	server  *xds.FakeDiscoveryServer
 	failer  *scoped
-	closed  []string
+	closed  []*model.Diagnostic
 	pods    []*corev1.Pod
 	svcs    map[string]*corev1.Service // namespace/name
 	proxies map[string]*sidecar
@@ -186,7 +186,7 @@ func (j *istiodJudge) Description() string {
 		"splits on a client sidecar's outbound listener and routes (virtual host, route, weighted clusters)."
 }
 
-func (j *istiodJudge) FailedClosed() []string { return j.closed }
+func (j *istiodJudge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 // Close stops the current scenario's discovery server.
 func (j *istiodJudge) Close() {

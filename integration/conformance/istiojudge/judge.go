@@ -80,7 +80,7 @@ type Judge struct {
 	vss     []virtualService
 	aps     []authorizationPolicy
 	pods    []*corev1.Pod
-	closed  []string
+	closed  []*model.Diagnostic
 }
 
 var (
@@ -92,7 +92,7 @@ var (
 func (j *Judge) Name() string { return "istio" }
 
 // FailedClosed implements conformance.FailClosedReporter.
-func (j *Judge) FailedClosed() []string { return j.closed }
+func (j *Judge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 // Load implements conformance.Judge: it translates the scenario with the
 // Istio backend and keeps the objects.

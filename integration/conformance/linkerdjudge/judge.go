@@ -159,7 +159,7 @@ type Judge struct {
 	objs     []object
 	pods     []*corev1.Pod
 	services []*corev1.Service
-	closed   []string
+	closed   []*model.Diagnostic
 	regexErr error
 	// gen is the Profiles generation holding the loaded scenario.
 	gen int64
@@ -174,7 +174,7 @@ var (
 func (j *Judge) Name() string { return "linkerd" }
 
 // FailedClosed implements conformance.FailClosedReporter.
-func (j *Judge) FailedClosed() []string { return j.closed }
+func (j *Judge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 // Load implements conformance.Judge.
 func (j *Judge) Load(objs []runtime.Object) error {
