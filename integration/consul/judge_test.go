@@ -75,7 +75,7 @@ func (j *consulJudge) Description() string {
 // Envoy receives them: weights in hundredths of a percent, summing to 10000.
 func (j *consulJudge) WeightTotal() int64 { return 10000 }
 
-func (j *consulJudge) Name() string           { return "consul" }
+func (j *consulJudge) Name() string                      { return "consul" }
 func (j *consulJudge) FailedClosed() []*model.Diagnostic { return j.closed }
 
 func clearEntries(c *capi.Client) error {
