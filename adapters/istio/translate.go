@@ -183,6 +183,14 @@ func classify(p model.ServicePort) portKind {
 	return portSniffed
 }
 
+// protocolSource says what makes Istio treat p as it does.
+func protocolSource(p model.ServicePort) string {
+	if p.AppProtocol != "" {
+		return fmt.Sprintf("appProtocol %q", p.AppProtocol)
+	}
+	return fmt.Sprintf("port name %q", p.Name)
+}
+
 func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.VirtualService {
 	vs := &networkingv1.VirtualService{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"},
@@ -219,6 +227,12 @@ func virtualService(sp *model.Split, o Options, p model.Problems) *networkingv1.
 		}
 		if kind == portHTTP || kind == portSniffed {
 			vs.Spec.Http = append(vs.Spec.Http, httpRoutes(sp, rp, dests, o)...)
+		}
+		if kind == portTCP && len(sp.Matches) > 0 {
+			// SMI splits the HTTP requests its matches select; Istio proxies
+			// this port as TCP and sees no HTTP request to match.
+			p.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityWarning, Reason: model.ReasonUnsupportedMatch, Field: "spec.matches",
+				Message: fmt.Sprintf("Istio treats port %d of Service %s as TCP (%s) and cannot match HTTP requests there: traffic on that port is not split (it stays on the root Service)", rp.Port, sp.Root.Name, protocolSource(rp))})
 		}
 		if (kind == portTCP || kind == portSniffed) && len(sp.Matches) == 0 {
 			// Matches are HTTP matches: opaque TCP never matches them and stays on the root.

@@ -13,6 +13,9 @@ import (
 // Result is one scenario's outcome for one judge, as the report words it.
 type Result struct {
 	Scenario, Rule, Outcome string
+	// FailedClosed counts the decisions denied (or left on the root) where
+	// SMI allows (or splits), each with a diagnostic on its rule.
+	FailedClosed int
 }
 
 // Describer is implemented by judges that say who decides what (a mesh's
@@ -129,7 +132,7 @@ func RunScenarios(t *testing.T, judge Judge, scenarios []Scenario, reportPath st
 				result += fmt.Sprintf(" (%d approximated)", len(approximated))
 			}
 		}
-		results = append(results, Result{Scenario: sc.Name, Rule: sc.Rule, Outcome: result})
+		results = append(results, Result{Scenario: sc.Name, Rule: sc.Rule, Outcome: result, FailedClosed: len(failedClosed)})
 		for _, n := range append(append(failedClosed, inexpressible...), approximated...) {
 			notes = append(notes, "- "+sc.Name+": "+n)
 		}

@@ -19,9 +19,11 @@
 package istiojudge
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,23 +46,42 @@ type stringMatch struct {
 
 type virtualService struct {
 	Metadata struct{ Namespace string } `json:"metadata"`
-	Spec     struct {
-		Hosts []string `json:"hosts"`
-		HTTP  []struct {
-			Match []struct {
-				URI     *stringMatch            `json:"uri"`
-				Method  *stringMatch            `json:"method"`
-				Headers map[string]*stringMatch `json:"headers"`
-				Port    int32                   `json:"port"`
-			} `json:"match"`
-			Route []struct {
-				Destination struct {
-					Host string `json:"host"`
-				} `json:"destination"`
-				Weight int64 `json:"weight"`
-			} `json:"route"`
-		} `json:"http"`
-	} `json:"spec"`
+	Spec     vsSpec                     `json:"spec"`
+}
+
+// vsSpec is the part of a VirtualService the judge reads; it is decoded
+// strictly: a field the judge does not evaluate fails the load.
+type vsSpec struct {
+	Hosts []string `json:"hosts"`
+	HTTP  []struct {
+		// Name only labels the route (in metrics and logs).
+		Name  string `json:"name"`
+		Match []struct {
+			URI     *stringMatch            `json:"uri"`
+			Method  *stringMatch            `json:"method"`
+			Headers map[string]*stringMatch `json:"headers"`
+			Port    int32                   `json:"port"`
+		} `json:"match"`
+		Route []routeDestination `json:"route"`
+	} `json:"http"`
+	// Tcp routes are what Istio uses for a port it treats as TCP.
+	TCP []struct {
+		Match []struct {
+			Port int32 `json:"port"`
+		} `json:"match"`
+		Route []routeDestination `json:"route"`
+	} `json:"tcp"`
+}
+
+type routeDestination struct {
+	Destination struct {
+		Host string `json:"host"`
+		// Port of the backend: evaluated, the request's own port is the only one SMI's split sends to.
+		Port *struct {
+			Number uint32 `json:"number"`
+		} `json:"port"`
+	} `json:"destination"`
+	Weight int64 `json:"weight"`
 }
 
 type authorizationPolicy struct {
@@ -80,7 +101,10 @@ type Judge struct {
 	vss     []virtualService
 	aps     []authorizationPolicy
 	pods    []*corev1.Pod
-	closed  []*model.Diagnostic
+	// services are the scenario's Services: their ports' names and
+	// appProtocols say which ports Istio treats as TCP.
+	services []*corev1.Service
+	closed   []*model.Diagnostic
 }
 
 var (
@@ -106,6 +130,11 @@ func (j *Judge) Load(objs []runtime.Object) error {
 		return err
 	}
 	j.pods, j.closed = t.Pods, t.FailedClosed
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok {
+			j.services = append(j.services, s)
+		}
+	}
 	for _, b := range t.Objects {
 		var head struct{ Kind string }
 		if err := json.Unmarshal(b, &head); err != nil {
@@ -116,6 +145,17 @@ func (j *Judge) Load(objs []runtime.Object) error {
 			var vs virtualService
 			if err := json.Unmarshal(b, &vs); err != nil {
 				return err
+			}
+			var whole struct {
+				Spec json.RawMessage `json:"spec"`
+			}
+			if err := json.Unmarshal(b, &whole); err != nil {
+				return err
+			}
+			dec := json.NewDecoder(bytes.NewReader(whole.Spec))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&vs.Spec); err != nil {
+				return fmt.Errorf("VirtualService: a field the judge does not read: %w", err)
 			}
 			j.vss = append(j.vss, vs)
 		case "AuthorizationPolicy":
@@ -312,21 +352,26 @@ func (j *Judge) Split(r conformance.SplitRequest) (map[string]int64, error) {
 		if !contains(vs.Spec.Hosts, host) && !(vs.Metadata.Namespace == ns && contains(vs.Spec.Hosts, name)) {
 			continue
 		}
+		if j.portIsTCP(ns, name, r.Port) {
+			// Istio proxies the port as TCP: the request's HTTP fields are
+			// not seen, the first TCP route of its port decides.
+			for _, route := range vs.Spec.TCP {
+				if len(route.Match) > 0 && !slices.ContainsFunc(route.Match, func(m struct {
+					Port int32 `json:"port"`
+				}) bool {
+					return m.Port == 0 || m.Port == r.Port
+				}) {
+					continue
+				}
+				return weightsOf(route.Route, r.Port)
+			}
+			return toRoot, nil
+		}
 		for _, route := range vs.Spec.HTTP {
 			if !routeMatches(route.Match, r) {
 				continue
 			}
-			out := map[string]int64{}
-			for _, d := range route.Route {
-				w := d.Weight
-				if len(route.Route) == 1 && w == 0 {
-					w = 1
-				}
-				if w > 0 {
-					out[strings.Split(d.Destination.Host, ".")[0]] += w
-				}
-			}
-			return out, nil
+			return weightsOf(route.Route, r.Port)
 		}
 		return toRoot, nil
 	}
@@ -368,4 +413,51 @@ func strMatch(m *stringMatch, s string) bool {
 		return err == nil && re.MatchString(s)
 	}
 	return true
+}
+
+// weightsOf is a route's distribution: a single destination without a
+// weight takes everything.
+func weightsOf(route []routeDestination, port int32) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, d := range route {
+		if p := d.Destination.Port; p != nil && p.Number != uint32(port) {
+			return nil, fmt.Errorf("route to %s port %d for a request on port %d: SMI's backends serve the root's port", d.Destination.Host, p.Number, port)
+		}
+		w := d.Weight
+		if len(route) == 1 && w == 0 {
+			w = 1
+		}
+		if w > 0 {
+			out[strings.Split(d.Destination.Host, ".")[0]] += w
+		}
+	}
+	return out, nil
+}
+
+// portIsTCP says whether Istio treats port of Service ns/name as TCP: its
+// appProtocol, else its name's prefix, names a TCP protocol (Istio's
+// protocol selection); HTTP and sniffed ports carry HTTP routes.
+func (j *Judge) portIsTCP(ns, name string, port int32) bool {
+	for _, s := range j.services {
+		if s.Name != name || (s.Namespace != ns && !(s.Namespace == "" && ns == "default")) {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if p.Port != port {
+				continue
+			}
+			proto := ""
+			if p.AppProtocol != nil {
+				proto = strings.ToLower(*p.AppProtocol)
+			}
+			if proto == "" {
+				proto, _, _ = strings.Cut(strings.ToLower(p.Name), "-")
+			}
+			switch proto {
+			case "tcp", "tls", "https", "mongo", "mysql", "redis":
+				return true
+			}
+		}
+	}
+	return false
 }
