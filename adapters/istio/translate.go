@@ -35,6 +35,7 @@ const (
 	ReasonSelectorNotExact = "SelectorNotExact"
 	ReasonInvalidHint      = "InvalidHint"
 	ReasonHTTPRuleOnTCP    = "HTTPRuleOnTCPPort"
+	ReasonTCPRuleOnHTTP    = "TCPRuleOnHTTPPort"
 	// ReasonWeightsApproximated: the split's ratio does not fit the mesh's
 	// weight encoding; the closest one that does is written.
 	ReasonWeightsApproximated = "WeightsApproximated"
@@ -612,30 +613,41 @@ func contains(list []string, s string) bool {
 // reportHTTPOnTCP: Istio evaluates methods and paths only on ports it treats
 // as HTTP. An SMI HTTP rule reaching a port Istio treats as TCP therefore
 // denies that traffic (fail closed); say so.
+//
+// Conversely, a port Istio treats as HTTP is served by an HTTP connection
+// manager only: raw TCP that is not HTTP is closed there, so a TCP rule
+// grants nothing but HTTP on it.
 func reportHTTPOnTCP(pol *model.AccessPolicy, p model.Problems) {
 	seen := map[string]bool{}
 	for _, g := range pol.Grants {
 		for _, r := range g.Rules {
-			if r.Protocol != model.ProtocolHTTP {
+			if r.Protocol != model.ProtocolHTTP && r.Protocol != model.ProtocolTCP {
 				continue
 			}
 			for _, svc := range pol.Services {
 				for _, sp := range svc.Ports {
-					if classify(sp) != portTCP {
+					kind := classify(sp)
+					if (r.Protocol == model.ProtocolHTTP && kind != portTCP) || (r.Protocol == model.ProtocolTCP && kind != portHTTP) {
 						continue
 					}
 					target := containerPort(sp, pol.Workloads.Ports)
 					if len(r.Ports) > 0 && !containsPort(r.Ports, target) {
 						continue
 					}
-					msg := fmt.Sprintf("%s match %q is an HTTP rule, but Istio treats port %d of Service %s (%q) as TCP and never matches HTTP rules there: that traffic is denied",
-						r.Route, r.Match, sp.Port, svc.Name, sp.Name)
+					msg := fmt.Sprintf("%s match %q is an HTTP rule, but Istio treats port %d of Service %s (%s) as TCP and never matches HTTP rules there: that traffic is denied",
+						r.Route, r.Match, sp.Port, svc.Name, protocolSource(sp))
+					reason := ReasonHTTPRuleOnTCP
+					if r.Protocol == model.ProtocolTCP {
+						msg = fmt.Sprintf("%s grants TCP, but Istio treats port %d of Service %s (%s) as HTTP and closes raw TCP that is not HTTP there: only HTTP is let through",
+							r.Route, sp.Port, svc.Name, protocolSource(sp))
+						reason = ReasonTCPRuleOnHTTP
+					}
 					for _, ref := range g.From {
 						if seen[ref.String()+msg] {
 							continue
 						}
 						seen[ref.String()+msg] = true
-						p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: ReasonHTTPRuleOnTCP, Message: msg})
+						p.Add(&model.Diagnostic{Object: ref, Severity: model.SeverityWarning, Reason: reason, Message: msg})
 					}
 				}
 			}

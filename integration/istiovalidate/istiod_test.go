@@ -464,10 +464,16 @@ func (j *istiodJudge) Allowed(r conformance.AccessRequest) (bool, error) {
 	}
 	j.Chain = l.GetName() + "/" + fc.GetName()
 	if proto == "HTTP" {
-		if _, err := envoyjudge.HTTPConnectionManager(fc); err != nil {
+		_, err := envoyjudge.HTTPConnectionManager(fc)
+		switch {
+		case errors.Is(err, envoyjudge.ErrNoHTTPConnectionManager):
+			// A chain that proxies TCP (a port Istio treats as TCP) sees
+			// the request's bytes, not HTTP: only its network filters decide.
+		case err != nil:
 			return false, fmt.Errorf("an HTTP request on filter chain %q: %w", fc.GetName(), err)
+		default:
+			req.HTTP = httpRequest(r.Method, r.Path, fmt.Sprintf("%s:%d", dst.Status.PodIP, r.Port), r.Headers)
 		}
-		req.HTTP = httpRequest(r.Method, r.Path, fmt.Sprintf("%s:%d", dst.Status.PodIP, r.Port), r.Headers)
 	}
 	return envoyjudge.Authorize(fc, rdsRoutes(sc, fc), req)
 }

@@ -324,8 +324,16 @@ func effectiveRBAC(f *hcmv3.HttpFilter, a *anypb.Any, sel *selection, rc *routev
 // an HttpConnectionManager, its HTTP RBAC filters (rc as for HTTPRBAC).
 func Authorize(fc *listenerv3.FilterChain, rc *routev3.RouteConfiguration, r Request) (bool, error) {
 	ok, err := NetworkRBAC(fc, r)
-	if err != nil || !ok || r.HTTP == nil {
+	if err != nil || !ok {
 		return ok, err
+	}
+	if r.HTTP == nil {
+		// Raw TCP: an HttpConnectionManager (a terminal filter) takes the
+		// bytes as HTTP, fails to parse them and closes the connection.
+		if _, err := HTTPConnectionManager(fc); err == nil {
+			return false, nil
+		}
+		return true, nil
 	}
 	if _, err := HTTPConnectionManager(fc); err == ErrNoHTTPConnectionManager {
 		return true, nil

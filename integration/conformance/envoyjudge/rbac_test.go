@@ -467,7 +467,8 @@ func TestAuthorize(t *testing.T) {
 		{"network and HTTP allow", httpFC, httpReq(webSA, "GET", "/"), wantTrue},
 		{"network denies", httpFC, httpReq(adminSA, "GET", "/"), wantFalse},
 		{"HTTP denies", httpFC, httpReq(webSA, "POST", "/"), wantFalse},
-		{"TCP on an HTTP chain: network only", httpFC, tcpReq(webSA), wantTrue},
+		// The HTTP connection manager cannot parse raw TCP and closes it.
+		{"TCP on an HTTP chain: closed by the connection manager", httpFC, tcpReq(webSA), wantFalse},
 		{"HTTP on a TCP chain: network only", tcpFC, httpReq(webSA, "POST", "/"), wantTrue},
 		{"HTTP on a TCP chain denied", tcpFC, httpReq(adminSA, "GET", "/"), wantFalse},
 	}

@@ -180,6 +180,18 @@ func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
 	if pod == nil {
 		return false, fmt.Errorf("no pod runs as %s", r.To)
 	}
+	switch j.podPortProtocol(pod, r.Port) {
+	case "tcp":
+		// Istio proxies the port as TCP: an HTTP request is bytes to it,
+		// and rules with HTTP fields never match there.
+		proto = "TCP"
+	case "http":
+		if proto == "TCP" {
+			// Only an HTTP connection manager serves the port: raw TCP
+			// that is not HTTP is closed before any policy.
+			return false, nil
+		}
+	}
 	labels := pod.Labels
 	root := j.Options.RootNamespace
 	if root == "" {
@@ -434,6 +446,55 @@ func weightsOf(route []routeDestination, port int32) (map[string]int64, error) {
 	return out, nil
 }
 
+// podPortProtocol is how Istio treats the pod's port: "tcp" or "http"
+// when a Service selecting the pod declares it so for that target port (by
+// appProtocol, else the port name's prefix), "" when it sniffs the protocol.
+func (j *Judge) podPortProtocol(pod *corev1.Pod, port int32) string {
+	for _, s := range j.services {
+		if s.Namespace != pod.Namespace || len(s.Spec.Selector) == 0 {
+			continue
+		}
+		selects := true
+		for k, v := range s.Spec.Selector {
+			selects = selects && pod.Labels[k] == v
+		}
+		if !selects {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			target := p.TargetPort.IntVal
+			if target == 0 && p.TargetPort.StrVal == "" {
+				target = p.Port
+			}
+			if target == port {
+				if k := istioProtocol(p); k != "" {
+					return k
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// istioProtocol is Istio's protocol selection for a Service port: "tcp",
+// "http" or "" (sniffed).
+func istioProtocol(p corev1.ServicePort) string {
+	proto := ""
+	if p.AppProtocol != nil {
+		proto = strings.ToLower(*p.AppProtocol)
+	}
+	if proto == "" {
+		proto, _, _ = strings.Cut(strings.ToLower(p.Name), "-")
+	}
+	switch proto {
+	case "tcp", "tls", "https", "mongo", "mysql", "redis":
+		return "tcp"
+	case "http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c":
+		return "http"
+	}
+	return ""
+}
+
 // portIsTCP says whether Istio treats port of Service ns/name as TCP: its
 // appProtocol, else its name's prefix, names a TCP protocol (Istio's
 // protocol selection); HTTP and sniffed ports carry HTTP routes.
@@ -443,18 +504,7 @@ func (j *Judge) portIsTCP(ns, name string, port int32) bool {
 			continue
 		}
 		for _, p := range s.Spec.Ports {
-			if p.Port != port {
-				continue
-			}
-			proto := ""
-			if p.AppProtocol != nil {
-				proto = strings.ToLower(*p.AppProtocol)
-			}
-			if proto == "" {
-				proto, _, _ = strings.Cut(strings.ToLower(p.Name), "-")
-			}
-			switch proto {
-			case "tcp", "tls", "https", "mongo", "mysql", "redis":
+			if p.Port == port && istioProtocol(p) == "tcp" {
 				return true
 			}
 		}

@@ -134,6 +134,11 @@ func (w *world) fill(path *string, headers *map[string]string, smp *sample) {
 	if w.chance(0.3) {
 		*path += w.pick("/more", "x", ".css", "/admin")
 	}
+	// Envoy's path normalization merges slashes; a path it would change is
+	// not a request the judges decide.
+	for strings.Contains(*path, "//") {
+		*path = strings.ReplaceAll(*path, "//", "/")
+	}
 	if len(smp.header) > 0 {
 		*headers = map[string]string{}
 		names := make([]string, 0, len(smp.header))
