@@ -8,6 +8,7 @@ package consul
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -163,10 +164,17 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 		}
 	}
 	ns, root := ServiceName(sp.Root.Namespace, sp.Root.Name, o)
+	root, ok := registeredName(sp.Root, root, "root", sp.From, p)
+	if !ok {
+		return nil
+	}
 	var names []string
 	var ws []int64
 	for _, b := range sp.Backends {
 		_, n := ServiceName(b.Service.Namespace, b.Service.Name, o)
+		if n, ok = registeredName(b.Service, n, "backend", sp.From, p); !ok {
+			return nil
+		}
 		names = append(names, n)
 		ws = append(ws, b.Weight)
 	}
@@ -219,6 +227,22 @@ func split(sp *model.Split, o Options, p model.Problems) []Desired {
 	return out
 }
 
+// registeredName is the Consul name of a split's Service: the one name
+// consul-k8s registers the pods it selects under (their connect-service
+// annotation), else name. Pods registering under several names cannot be
+// routed as one service: the split is reported and nothing is written.
+func registeredName(s model.Service, name, role string, from model.ObjectRef, p model.Problems) (string, bool) {
+	switch len(s.RegisteredNames) {
+	case 0:
+		return name, true
+	case 1:
+		return s.RegisteredNames[0], true
+	}
+	p.Add(&model.Diagnostic{Object: from, Severity: model.SeverityError, Reason: ReasonUnsupportedMatch, Field: "spec",
+		Message: fmt.Sprintf("the pods of the %s Service %s register in Consul under several names %v (consul.hashicorp.com/connect-service): Consul cannot route them as one service, nothing is written (traffic stays on the root)", role, s.Name, s.RegisteredNames)})
+	return "", false
+}
+
 func servesPort(s model.Service, port int32) bool {
 	for _, p := range s.Ports {
 		if p.Port == port && p.Protocol == "TCP" {
@@ -257,8 +281,55 @@ func routeMatch(m model.HTTPMatch) *capi.ServiceRouteHTTPMatch {
 // exactly 10000 (Consul wants splits that total 100 with two decimals), by
 // largest remainder (weights.Scale): a zero weight gets 0, a positive weight
 // at least 1.
+// Representable says whether Envoy receives h hundredths of a percent
+// when a splitter says h: the agent stores a weight as float32(h)/100
+// (NormalizeServiceSplitWeight) and gives Envoy int(weight*100) in float32
+// arithmetic (agent/xds/routes.go), which truncates — 70.59 reaches Envoy
+// as 7058, and the weights then sum to less than 10000.
+func Representable(h int64) bool {
+	f := float32(h) / 100
+	return int64(f*100) == h
+}
+
 func Hundredths(ws []int64) []int64 {
-	return weights.Scale(ws, 10000)
+	out := weights.Scale(ws, 10000)
+	var sum float64
+	for _, w := range ws {
+		sum += float64(w)
+	}
+	share := func(i int) float64 { return float64(ws[i]) * 10000 / sum }
+	// A weight the agent would truncate moves by a few hundredths and
+	// another positive weight the other way, both staying representable, at
+	// the least cost in distance to the exact shares.
+	for i := range out {
+		if ws[i] <= 0 || Representable(out[i]) {
+			continue
+		}
+		dirs := []int64{1, -1, 2, -2, 3, -3}
+		bestJ, bestD, bestCost := -1, int64(0), math.Inf(1)
+		for _, d := range dirs {
+			ni := out[i] + d
+			if ni < 1 || !Representable(ni) {
+				continue
+			}
+			for j := range out {
+				nj := out[j] - d
+				if j == i || ws[j] <= 0 || nj < 1 || !Representable(nj) {
+					continue
+				}
+				cost := math.Abs(float64(ni)-share(i)) - math.Abs(float64(out[i])-share(i)) +
+					math.Abs(float64(nj)-share(j)) - math.Abs(float64(out[j])-share(j))
+				if cost < bestCost {
+					bestJ, bestD, bestCost = j, d, cost
+				}
+			}
+		}
+		if bestJ >= 0 {
+			out[i] += bestD
+			out[bestJ] -= bestD
+		}
+	}
+	return out
 }
 
 // rights is what Consul can grant one SMI source: everything, or a list of

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -309,6 +310,35 @@ func (m *mapper) splitKeysOfService(ctx context.Context, ns, name string) []mode
 	return out
 }
 
+// splitKeysOfPods: the split keys whose root or backends are Services
+// selecting one of pods (old and new form of a pod): the names consul-k8s
+// registers those Services' pods under are part of the split's model
+// (model.Service.RegisteredNames).
+func (m *mapper) splitKeysOfPods(ctx context.Context, pods ...*corev1.Pod) []model.Key {
+	if len(pods) == 0 {
+		return nil
+	}
+	var svcs corev1.ServiceList
+	if err := m.c.List(ctx, &svcs, client.InNamespace(pods[0].Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "list Services of namespace", "namespace", pods[0].Namespace)
+		return nil
+	}
+	var out []model.Key
+	for i := range svcs.Items {
+		svc := &svcs.Items[i]
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		for _, p := range pods {
+			if labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(p.Labels)) {
+				out = append(out, m.splitKeysOfService(ctx, svc.Namespace, svc.Name)...)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // podKeys: the access keys a pod's appearance, change or removal affects —
 // its own identity's (its workloads, ports, probes, Services), and those of
 // other identities one of whose pods shares a selector label with it: such a
@@ -462,6 +492,7 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 	return handler.TypedFuncs[*corev1.Pod, model.Key]{
 		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[*corev1.Pod], q queue) {
 			enqueue(q, m.podKeys(ctx, e.Object)...)
+			enqueue(q, m.splitKeysOfPods(ctx, e.Object)...)
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{e.Object}, nil)...)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[*corev1.Pod], q queue) {
@@ -471,10 +502,15 @@ func podHandler(m *mapper) handler.TypedEventHandler[*corev1.Pod, model.Key] {
 				meshAnnotationsChanged(o, n) {
 				enqueue(q, m.podKeys(ctx, o, n)...)
 			}
+			if !maps.Equal(o.Labels, n.Labels) || terminal(o) != terminal(n) ||
+				o.Annotations[normalize.AnnotationConnectService] != n.Annotations[normalize.AnnotationConnectService] {
+				enqueue(q, m.splitKeysOfPods(ctx, o, n)...)
+			}
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{o, n}, nil)...)
 		},
 		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[*corev1.Pod], q queue) {
 			enqueue(q, m.podKeys(ctx, e.Object)...)
+			enqueue(q, m.splitKeysOfPods(ctx, e.Object)...)
 			enqueue(q, m.identityKeys(ctx, []*corev1.Pod{e.Object}, nil)...)
 		},
 	}

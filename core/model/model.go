@@ -242,6 +242,10 @@ type Service struct {
 	// SplitRoot is set in AccessPolicy.Services when a TrafficSplit names
 	// this Service as its root (meshes may not attach other routing to it).
 	SplitRoot bool `json:"splitRoot,omitempty"`
+	// RegisteredNames are the names consul-k8s registers the pods this
+	// Service selects under, when they are not the Service's own name
+	// (normalize.ServiceRegisteredNames); set on a split's root and backends.
+	RegisteredNames []string `json:"registeredNames,omitempty"`
 }
 
 // ServicePort is one port of a Service.

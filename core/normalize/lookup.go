@@ -77,6 +77,43 @@ func RegisteredNames(id model.Identity, pods []*corev1.Pod) []string {
 	return out
 }
 
+// ServiceRegisteredNames are the names consul-k8s registers the pods svc
+// selects under (model.Service.RegisteredNames): a pod's single
+// connect-service name; for a multi-port pod (a list), svc's name if the
+// list holds it, else every name of the list; svc's own name for a pod
+// without the annotation. nil when that is svc's name alone (or svc selects
+// no pod).
+func ServiceRegisteredNames(svc *corev1.Service, pods []*corev1.Pod) []string {
+	if len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	var out []string
+	for _, p := range pods {
+		if p.Namespace != svc.Namespace || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		selected := true
+		for k, v := range svc.Spec.Selector {
+			selected = selected && p.Labels[k] == v
+		}
+		if !selected {
+			continue
+		}
+		switch names := ConnectServiceNames(p); {
+		case len(names) == 0, len(names) > 1 && slices.Contains(names, svc.Name):
+			out = append(out, svc.Name)
+		default:
+			out = append(out, names...)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) == 0 || (len(out) == 1 && out[0] == svc.Name) {
+		return nil
+	}
+	return out
+}
+
 // IdentityNames lists, sorted and once each, the names of the identities
 // pod or svc (one of them nil) makes exist for IdentityNamespaces: a pod
 // that has not terminated, its service account and its connect-service

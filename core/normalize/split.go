@@ -65,6 +65,7 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 	switch {
 	case rootSvc != nil:
 		root = service(rootSvc)
+		root.RegisteredNames = ServiceRegisteredNames(rootSvc, l.Pods(ts.Namespace))
 	case isHost(ts.Spec.Service) && ts.Annotations[model.HintGateways] != "":
 		// Flagger's service.hosts: a host its gateways serve, not a Service.
 		root, host = model.Service{Namespace: ts.Namespace, Name: ts.Spec.Service}, true
@@ -133,6 +134,7 @@ func splitOne(ts *splitv1alpha4.TrafficSplit, l Lookup, p model.Problems) *model
 			continue
 		}
 		be := service(svc)
+		be.RegisteredNames = ServiceRegisteredNames(svc, l.Pods(ts.Namespace))
 		if !host && !sharesPort(root, be) {
 			p.Add(diag(ref, model.SeverityWarning, model.ReasonPortMismatch, fld.Child("service"), fmt.Sprintf(
 				"Service %s exposes none of the root Service's ports %v; it gets no traffic", b.Service, portNumbers(root))))

@@ -12,6 +12,7 @@ package conformance
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -166,6 +167,86 @@ type FailClosedReporter interface {
 // else, however near, fails.
 type Quantizer interface {
 	WeightTotal() int64
+}
+
+// Representer is implemented by Quantizers whose grid has holes: weights
+// the mesh cannot deliver as written (Consul's agent truncates some
+// hundredths on their way to Envoy). The closest split is then the one of
+// least distance to SMI's shares among representable weights
+// (ClosestOnSparseGrid).
+type Representer interface {
+	Representable(w int64) bool
+}
+
+// ClosestOnSparseGrid says whether got (weights summing to total, each
+// representable) is at the least L1 distance from SMI's exact shares
+// among every distribution of representable weights summing to total in
+// which a positive weight gets at least 1 and a zero weight nothing (ties
+// either way). On a grid without holes that is the largest-remainder
+// distribution ClosestOnGrid accepts.
+func ClosestOnSparseGrid(got, want map[string]int64, total int64, representable func(int64) bool) (bool, string) {
+	var sum float64
+	var names []string
+	for k, w := range want {
+		sum += float64(w)
+		if w > 0 {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	if sum == 0 {
+		return false, "SMI's weights are all 0"
+	}
+	var gotSum int64
+	for k, g := range got {
+		gotSum += g
+		if want[k] <= 0 && g != 0 {
+			return false, fmt.Sprintf("%s gets %d, SMI gives it no weight", k, g)
+		}
+		if !representable(g) {
+			return false, fmt.Sprintf("%s gets %d, which the mesh cannot deliver as written", k, g)
+		}
+	}
+	if gotSum != total {
+		return false, fmt.Sprintf("the weights sum to %d, not %d", gotSum, total)
+	}
+	share := func(k string) float64 { return float64(want[k]) * float64(total) / sum }
+	gotCost := 0.0
+	for _, k := range names {
+		if got[k] < 1 {
+			return false, fmt.Sprintf("%s gets nothing, SMI gives it weight %d", k, want[k])
+		}
+		gotCost += math.Abs(float64(got[k]) - share(k))
+	}
+	// Least cost over representable weights near each share (a few steps
+	// either side reach past any hole), by dynamic programming on the sum.
+	best := map[int64]float64{0: 0}
+	for _, k := range names {
+		next := map[int64]float64{}
+		lo, hi := int64(math.Floor(share(k)))-4, int64(math.Ceil(share(k)))+4
+		for c := max(lo, 1); c <= min(hi, total); c++ {
+			if !representable(c) {
+				continue
+			}
+			cost := math.Abs(float64(c) - share(k))
+			for partial, pc := range best {
+				if n := partial + c; n <= total {
+					if old, ok := next[n]; !ok || pc+cost < old {
+						next[n] = pc + cost
+					}
+				}
+			}
+		}
+		best = next
+	}
+	least, ok := best[total]
+	if !ok {
+		return true, "" // no distribution near the shares exists: got is as good as any
+	}
+	if gotCost > least+1e-6 {
+		return false, fmt.Sprintf("its distance to SMI's shares is %.4f parts, a representable split is %.4f", gotCost, least)
+	}
+	return true, ""
 }
 
 // ClosestOnGrid says whether got (weights summing to total) is a closest

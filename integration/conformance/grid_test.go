@@ -26,3 +26,26 @@ func TestClosestOnGrid(t *testing.T) {
 		}
 	}
 }
+
+// TestClosestOnSparseGrid: on a grid with holes the closest split avoids
+// them at the least distance; on a full grid it is the largest remainder.
+func TestClosestOnSparseGrid(t *testing.T) {
+	all := func(int64) bool { return true }
+	noOdd := func(w int64) bool { return w%2 == 0 }
+	for _, c := range []struct {
+		got, want map[string]int64
+		rep       func(int64) bool
+		ok        bool
+	}{
+		{map[string]int64{"a": 34, "b": 33, "c": 33}, map[string]int64{"a": 1, "b": 1, "c": 1}, all, true},
+		{map[string]int64{"a": 35, "b": 33, "c": 32}, map[string]int64{"a": 1, "b": 1, "c": 1}, all, false},
+		{map[string]int64{"a": 34, "b": 34, "c": 32}, map[string]int64{"a": 1, "b": 1, "c": 1}, noOdd, true},
+		{map[string]int64{"a": 33, "b": 33, "c": 34}, map[string]int64{"a": 1, "b": 1, "c": 1}, noOdd, false}, // holes
+		{map[string]int64{"a": 36, "b": 32, "c": 32}, map[string]int64{"a": 1, "b": 1, "c": 1}, noOdd, false}, // farther
+		{map[string]int64{"a": 30, "b": 69}, map[string]int64{"a": 3, "b": 7}, all, false},                    // sums to 99
+	} {
+		if ok, why := ClosestOnSparseGrid(c.got, c.want, 100, c.rep); ok != c.ok {
+			t.Errorf("ClosestOnSparseGrid(%v, %v) = %v (%s), want %v", c.got, c.want, ok, why, c.ok)
+		}
+	}
+}

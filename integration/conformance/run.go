@@ -105,7 +105,11 @@ func RunScenarios(t *testing.T, judge Judge, scenarios []Scenario, reportPath st
 						}
 					}
 					if qz, ok := judge.(Quantizer); ok {
-						if closest, why := ClosestOnGrid(got, r.Backends, qz.WeightTotal()); closest {
+						closest, why := ClosestOnGrid(got, r.Backends, qz.WeightTotal())
+						if rp, ok := judge.(Representer); ok {
+							closest, why = ClosestOnSparseGrid(got, r.Backends, qz.WeightTotal(), rp.Representable)
+						}
+						if closest {
 							approximated = append(approximated, fmt.Sprintf("split[%d] %s: %v for SMI's %v (the closest in %d parts)", i, r, got, r.Backends, qz.WeightTotal()))
 							continue
 						} else {

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	gproto "google.golang.org/protobuf/proto"
 	"net/netip"
 	"sort"
 	"strings"
@@ -512,6 +513,7 @@ func (e *envoyView) allowed(src, dst string, r conformance.AccessRequest, proto 
 		return false, err
 	}
 	var cluster string
+	elsewhere := false // a splitter or router sends dst's requests to other services
 	for name, w := range clusters {
 		if w == 0 {
 			continue
@@ -520,10 +522,12 @@ func (e *envoyView) allowed(src, dst string, r conformance.AccessRequest, proto 
 		if err != nil {
 			return false, err
 		}
-		if svc != dst || cluster != "" {
-			return false, fmt.Errorf("%s's sidecar sends the request to %v, not only to %s", src, clusters, dst)
+		if svc != dst {
+			elsewhere = true
 		}
-		cluster = name
+		if svc == dst || cluster == "" {
+			cluster = name
+		}
 	}
 	if cluster == "" {
 		return false, fmt.Errorf("%s's sidecar sends the request nowhere (%v)", src, clusters)
@@ -531,6 +535,18 @@ func (e *envoyView) allowed(src, dst string, r conformance.AccessRequest, proto 
 	u, err := upstreamTLS(e.configs[src].Clusters[cluster])
 	if err != nil {
 		return false, err
+	}
+	if svc, _ := e.clusterService(e.configs[src], cluster); elsewhere && svc != dst {
+		// SMI's access is to dst's pods, whatever routing sends the
+		// client's requests for dst elsewhere: the connection is decided
+		// on dst's public listener, with the client's own leaf certificate
+		// and dst's SNI (Consul's <service>.<namespace>.<dc>.internal.<trust domain>.consul).
+		_, rest, ok := strings.Cut(u.GetSni(), ".")
+		if !ok {
+			return false, fmt.Errorf("%s's cluster %s: SNI %q", src, cluster, u.GetSni())
+		}
+		u = gproto.Clone(u).(*tlsv3.UpstreamTlsContext)
+		u.Sni = dst + "." + rest
 	}
 	cert, err := leaf(u)
 	if err != nil {

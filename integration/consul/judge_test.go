@@ -2,9 +2,13 @@ package consul_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -13,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/smi-adapter/smi-adapter/adapters/consul"
+	"github.com/smi-adapter/smi-adapter/core/backend"
 	"github.com/smi-adapter/smi-adapter/core/model"
 	"github.com/smi-adapter/smi-adapter/core/normalize"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
@@ -46,6 +51,14 @@ type consulJudge struct {
 	scenarios []conformance.Scenario
 	decoded   [][]runtime.Object
 	current   *conformance.Scenario
+	// incremental: each load writes over what the previous one left on the
+	// agent (the sink prunes the entries of keys gone or changed), as the
+	// controller does under edits, instead of starting from a clear agent.
+	incremental bool
+	keys        map[model.Key]bool // every key written so far
+	loaded      int64              // index of current in scenarios
+	backend     backend.Backend    // the Consul backend, for incremental runs
+	requeue     func(model.Key)    // what the backend asks to re-queue
 
 	envoyAccess, envoySplit   int // decisions envoyjudge made
 	secondAccess, secondSplit int // of them, checked by the second opinion
@@ -56,6 +69,7 @@ var (
 	_ conformance.Judge              = (*consulJudge)(nil)
 	_ conformance.FailClosedReporter = (*consulJudge)(nil)
 	_ conformance.Quantizer          = (*consulJudge)(nil)
+	_ conformance.Representer        = (*consulJudge)(nil)
 	_ conformance.Describer          = (*consulJudge)(nil)
 )
 
@@ -74,6 +88,14 @@ func (j *consulJudge) Description() string {
 // WeightTotal: Consul's splits are percentages with two decimals, as
 // Envoy receives them: weights in hundredths of a percent, summing to 10000.
 func (j *consulJudge) WeightTotal() int64 { return 10000 }
+
+// Representable: the agent stores a splitter weight as float32(h)/100
+// (NormalizeServiceSplitWeight, agent/structs/config_entry_discoverychain.go)
+// and gives Envoy int(weight*100) in float32 (agent/xds/routes.go).
+func (j *consulJudge) Representable(h int64) bool {
+	stored := float32(h) / 100.0
+	return int64(stored*100) == h
+}
 
 func (j *consulJudge) Name() string                      { return "consul" }
 func (j *consulJudge) FailedClosed() []*model.Diagnostic { return j.closed }
@@ -96,10 +118,17 @@ func clearEntries(c *capi.Client) error {
 
 func (j *consulJudge) Load(objs []runtime.Object) error {
 	j.closed = nil
+	// Steps of a generated world may hold the same objects: the scenario
+	// after the last one loaded comes first.
+	from := 0
+	if j.current != nil {
+		from = int(j.loaded) + 1
+	}
 	j.current = nil
-	for i := range j.scenarios {
+	for n := range j.scenarios {
+		i := (from + n) % len(j.scenarios)
 		if reflect.DeepEqual(j.decoded[i], objs) {
-			j.current = &j.scenarios[i]
+			j.current, j.loaded = &j.scenarios[i], int64(i)
 			break
 		}
 	}
@@ -128,8 +157,10 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 	if err := j.envoy.reset(); err != nil {
 		return err
 	}
-	if err := clearEntries(j.c); err != nil {
-		return err
+	if !j.incremental {
+		if err := clearEntries(j.c); err != nil {
+			return err
+		}
 	}
 	mem, err := normalize.NewMemory("default", objs...)
 	if err != nil {
@@ -147,34 +178,105 @@ func (j *consulJudge) write(objs []runtime.Object) error {
 	// namespaces' identities of each source's name, where Consul collapses
 	// namespaces), as the controller and translate use them.
 	build := normalize.Options{IdentitiesElsewhere: !j.opts.MirrorNamespaces} // as Backend.CollapsesNamespaces
-	for _, k := range append(mem.Keys(), model.MeshKey) {
-		if k.Kind == model.KeyRoute {
-			continue
+	keys := append(mem.Keys(), model.MeshKey)
+	if j.incremental {
+		if j.keys == nil {
+			j.keys = map[model.Key]bool{}
 		}
-		slice, normalized := build.Build(k, mem)
-		res := consul.Translate(slice, j.opts)
-		// What normalize refuses is left out as much as what Consul cannot say.
-		res.Problems.Merge(normalized)
-		j.closed = append(j.closed, conformance.Diagnostics(res.Problems)...)
-		p, _, err := sink.Apply(context.Background(), k, res.Entries)
-		if err != nil {
-			return fmt.Errorf("apply %s: %w", k, err)
+		for _, k := range keys {
+			j.keys[k] = true
 		}
-		for _, err := range p {
-			for _, e := range err.Errors {
-				return fmt.Errorf("apply %s: %v", k, e)
+		keys = keys[:0]
+		for k := range j.keys {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
+	}
+	// A key whose entry another key still holds gets a transient error, and
+	// the backend re-queues the keys a claim change concerns: both are
+	// applied again after the others, as the controller does. Incremental
+	// runs go through the backend itself (its claims persist across steps).
+	pending := keys
+	for pass := 0; len(pending) > 0; pass++ {
+		var again []model.Key
+		requeued := map[model.Key]bool{}
+		j.requeue = func(k model.Key) { requeued[k] = true }
+		for _, k := range pending {
+			if k.Kind == model.KeyRoute {
+				continue
+			}
+			slice, normalized := build.Build(k, mem)
+			res := consul.Translate(slice, j.opts)
+			var p model.Problems
+			var err error
+			if j.incremental {
+				p, err = j.backend.Sync(context.Background(), slice)
+				res.Problems = model.Problems{} // Sync's problems hold Translate's
+			} else {
+				p, _, err = sink.Apply(context.Background(), k, res.Entries)
+			}
+			if errors.Is(err, backend.ErrTransient) && pass < 5 {
+				again = append(again, k)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("apply %s: %w", k, err)
+			}
+			// What normalize refuses is left out as much as what Consul cannot say.
+			res.Problems.Merge(normalized)
+			j.closed = append(j.closed, conformance.Diagnostics(res.Problems)...)
+			if j.incremental {
+				// The backend's problems: the translation's and the sink's.
+				j.closed = append(j.closed, conformance.Diagnostics(p)...)
+				continue
+			}
+			for _, err := range p {
+				for _, e := range err.Errors {
+					return fmt.Errorf("apply %s: %v", k, e)
+				}
 			}
 		}
+		if pass < 5 {
+			for k := range requeued {
+				if !slices.Contains(again, k) {
+					again = append(again, k)
+				}
+			}
+		}
+		pending = again
+	}
+	if j.incremental {
+		// Problems of a key applied more than once are its last pass's.
+		j.closed = dedupe(j.closed)
 	}
 	// Applying the same entries again writes nothing: the sink's comparison
 	// sees what the agent stored (with its defaults) as what was desired.
-	for _, k := range append(mem.Keys(), model.MeshKey) {
+	for _, k := range keys {
 		if k.Kind == model.KeyRoute {
 			continue
 		}
 		slice, _ := build.Build(k, mem)
-		if _, n, err := sink.Apply(context.Background(), k, consul.Translate(slice, j.opts).Entries); err != nil || n != 0 {
-			return fmt.Errorf("apply %s again: %d entries written (want 0), err %v", k, n, err)
+		entries := consul.Translate(slice, j.opts).Entries
+		if j.incremental {
+			before, err := entriesIndex(j.c)
+			if err != nil {
+				return err
+			}
+			if _, err := j.backend.Sync(context.Background(), slice); err != nil {
+				return fmt.Errorf("sync %s again: %w", k, err)
+			}
+			if after, err := entriesIndex(j.c); err != nil || after != before {
+				return fmt.Errorf("sync %s again: the agent's entries changed (index %d to %d), err %v", k, before, after, err)
+			}
+			continue
+		}
+		if _, n, err := sink.Apply(context.Background(), k, entries); err != nil || n != 0 {
+			var names []string
+			for _, d := range entries {
+				b, _ := json.Marshal(d.Entry)
+				names = append(names, string(b))
+			}
+			return fmt.Errorf("apply %s again: %d entries written (want 0), err %v; desired %s", k, n, err, strings.Join(names, "; "))
 		}
 	}
 	conformance.SortDiagnostics(j.closed)
@@ -338,6 +440,14 @@ func (j *consulJudge) Split(r conformance.SplitRequest) (map[string]int64, error
 	if !conformance.SameRatios(got, second) {
 		j.disagreements = append(j.disagreements, fmt.Sprintf("%s: split %s: Envoy config says %v, the discovery chain says %v", j.current.Name, r, got, second))
 	}
+	// The root's pods may register under another name: requests that stay
+	// on it reach the root Service's pods.
+	if _, root, _ := strings.Cut(r.Root, "/"); name != root {
+		if w, ok := got[name]; ok {
+			delete(got, name)
+			got[root] += w
+		}
+	}
 	return got, nil
 }
 
@@ -367,7 +477,7 @@ func (j *consulJudge) chainSplit(name string, r conformance.SplitRequest) (map[s
 	case "splitter":
 		for _, s := range node.Splits {
 			svc := chain.Targets[chain.Nodes[s.NextNode].Resolver.Target].Service
-			weights[svc] += int64(s.Weight*100 + 0.5)
+			weights[svc] += int64(s.Weight * 100) // as the agent converts it for Envoy (agent/xds/routes.go)
 		}
 	case "resolver":
 		weights[chain.Targets[node.Resolver.Target].Service] = 1
@@ -441,4 +551,35 @@ func TestConsulJudge(t *testing.T) {
 	if left, err := own.Client.Agent().Services(); err != nil || len(left) > 0 {
 		t.Errorf("services left on the agent after the run: %v %v", left, err)
 	}
+}
+
+// dedupe drops repeated diagnostics.
+func dedupe(ds []*model.Diagnostic) []*model.Diagnostic {
+	seen := map[string]bool{}
+	var out []*model.Diagnostic
+	for _, d := range ds {
+		k := d.Object.String() + "|" + d.Error()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// entriesIndex is the highest modify index of the agent's config entries:
+// it changes with any write or deletion of one.
+func entriesIndex(c *capi.Client) (uint64, error) {
+	var top uint64
+	for _, kind := range consul.Kinds {
+		list, meta, err := c.ConfigEntries().List(kind, nil)
+		if err != nil {
+			return 0, err
+		}
+		top = max(top, meta.LastIndex)
+		for _, e := range list {
+			top = max(top, e.GetModifyIndex())
+		}
+	}
+	return top, nil
 }
