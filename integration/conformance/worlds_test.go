@@ -62,9 +62,11 @@ func TestGeneratedWorlds(t *testing.T) {
 	t.Logf("%s; decisions failed closed with a diagnostic on their rule: %v (model, istio, linkerd, linkerd httproute)", st, closed)
 }
 
-// FuzzWorlds: the same over any seed, with the pure judges (core's model,
-// Istio's and Linkerd's semantics; Linkerd's splits by its model of the
-// destination service's answers).
+// FuzzWorlds: the same over any seed (its corpus in
+// testdata/fuzz/FuzzWorlds: seeds that found bugs before their fixes), with
+// core's model, istiojudge and linkerdjudge (ServiceProfiles by Linkerd's
+// destination service, one per fuzzing process). The meshes' own runs
+// (istiod, the Consul agent) replay the corpus and SMI_ADAPTER_WORLDS seeds.
 func FuzzWorlds(f *testing.F) {
 	for _, s := range []uint64{1, 2, 3} {
 		f.Add(s)
@@ -72,7 +74,7 @@ func FuzzWorlds(f *testing.F) {
 	judges := []conformance.Judge{
 		&conformance.ModelJudge{},
 		&istiojudge.Judge{Options: istio.Options{DefaultAccess: "deny"}},
-		&linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}},
+		&linkerdjudge.Judge{Regex: rust, DefaultInbound: "deny", Profiles: linkerdDestination(f), Options: linkerd.Options{Splits: linkerd.SplitsHTTPRoute}},
 	}
 	f.Fuzz(func(t *testing.T, seed uint64) {
 		steps, err := worlds.Generate(seed, worlds.Default)
