@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/smi-adapter/smi-adapter/core/apis"
+	accessv1alpha3 "github.com/smi-adapter/smi-adapter/core/apis/access/v1alpha3"
 	"github.com/smi-adapter/smi-adapter/integration/conformance"
 )
 
@@ -76,7 +77,7 @@ func (w *world) requests(n int) ([]conformance.AccessRequest, []conformance.Spli
 
 func (w *world) accessRequest() conformance.AccessRequest {
 	var dst, src workload
-	var t *accessTarget
+	var t *accessv1alpha3.TrafficTarget
 	if len(w.targets) > 0 && w.chance(0.8) {
 		t = w.targets[w.r.IntN(len(w.targets))]
 		for _, wl := range w.workloads {
@@ -118,8 +119,6 @@ func (w *world) accessRequest() conformance.AccessRequest {
 	w.fill(&r.Path, &r.Headers, smp)
 	return r
 }
-
-type accessTarget = accessSubjectTarget
 
 // fill sets a path and headers from the sample (with another segment after
 // it sometimes: SMI's path regex is anchored at the start only).

@@ -366,8 +366,6 @@ type (
 	servicePort   = corev1.ServicePort
 )
 
-type accessSubjectTarget = accessv1alpha3.TrafficTarget
-
 // specOf is obj's Spec field (nil when it has none).
 func specOf(obj runtime.Object) any {
 	v := reflect.ValueOf(obj)
