@@ -89,14 +89,15 @@ func (b *Backend) Sync(ctx context.Context, slice *model.Slice) (model.Problems,
 	res := Translate(slice, b.opts)
 	if sp := slice.Split; sp != nil && SplitUsesHTTPRoute(sp, b.opts) {
 		// A ServiceProfile on the root makes Linkerd ignore its HTTPRoutes: a
-		// foreign one means our routes would not apply; say so, write nothing.
+		// foreign one means our routes would not apply; say so and keep none
+		// (routes written before the profile appeared are pruned, so nothing
+		// on the cluster claims a split Linkerd does not perform; the
+		// profile's deletion re-queues the split and writes them again).
 		prof := &unstructured.Unstructured{}
 		prof.SetGroupVersionKind(ServiceProfileGVK)
 		err := b.c.Get(ctx, client.ObjectKey{Namespace: sp.Root.Namespace, Name: ServiceProfileName(sp.Root.Name, sp.Root.Namespace, b.opts.ClusterDomain)}, prof)
 		if err == nil && !kubesink.Owned(prof) {
-			for i := range res.Objects {
-				res.Objects[i].Hold = true
-			}
+			res.Objects = nil
 			res.Problems.Add(&model.Diagnostic{Object: sp.From, Severity: model.SeverityError, Reason: kubesink.ReasonConflict, Message: fmt.Sprintf(
 				"ServiceProfile %s/%s (not managed by smi-adapter) exists for the root Service; Linkerd ignores a Service's HTTPRoutes while it has a ServiceProfile, so this split cannot apply", sp.Root.Namespace, prof.GetName())})
 		}

@@ -126,6 +126,52 @@ func TestForeignServiceProfileBlocksHTTPRouteSplit(t *testing.T) {
 	})
 }
 
+// TestForeignServiceProfileAfterHTTPRouteSplit: the split's HTTPRoute is
+// written first, then someone else's ServiceProfile appears for the root.
+// Linkerd now ignores the HTTPRoute, so it is pruned (nothing claims a split
+// Linkerd does not perform) and the split says why; the profile's deletion
+// writes the route again.
+func TestForeignServiceProfileAfterHTTPRouteSplit(t *testing.T) {
+	ns := namespace(t)
+	create(t, svc(ns, "web"), svc(ns, "web-v2"),
+		&specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "beta"},
+			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "b", PathRegex: "/beta"}}}})
+	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: splitv1alpha4.TrafficSplitSpec{Service: "web", Matches: []splitv1alpha4.TrafficSplitMatch{{Kind: "HTTPRouteGroup", Name: "beta"}},
+			Backends: []splitv1alpha4.TrafficSplitBackend{{Service: "web-v2", Weight: 1}}}}
+	create(t, ts)
+	eventually(t, func() error {
+		_, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080")
+		return err
+	})
+	foreign := &unstructured.Unstructured{}
+	foreign.SetGroupVersionKind(linkerd.ServiceProfileGVK)
+	foreign.SetNamespace(ns)
+	foreign.SetName(linkerd.ServiceProfileName("web", ns, "cluster.local"))
+	foreign.Object["spec"] = map[string]any{"routes": []any{map[string]any{"name": "x", "condition": map[string]any{"method": "GET"}}}}
+	create(t, foreign)
+	eventually(t, func() error {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != kubesink.ReasonConflict {
+			return fmt.Errorf("programmed %+v", c)
+		}
+		if _, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080"); err == nil {
+			return fmt.Errorf("the HTTPRoute Linkerd now ignores is still there")
+		}
+		return nil
+	})
+	if err := env.Client.Delete(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		_, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080")
+		return err
+	})
+}
+
 // TestAccessObjects: a TrafficTarget becomes a Server (deny), a
 // MeshTLSAuthentication of its sources, an HTTPRoute and its
 // AuthorizationPolicy, plus the probe route and its authorization.
