@@ -91,7 +91,7 @@ bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format); latency, lin
 # a time. The executions are CI's budget (make fuzz-ci): about 15 s each on a
 # 2-core machine.
 FUZZ_TARGETS := ./core/apis:FuzzHubRoundTrip:6000 ./core/normalize:FuzzNormalize:3500 \
-	./integration/conformance:FuzzAccessNeverWider:2500
+	./integration/conformance:FuzzAccessNeverWider:2500 ./integration/conformance:FuzzWorlds:200
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s; e.g. 10m, or 50000x executions)
 	@for pt in $(FUZZ_TARGETS); do pkg=$${pt%%:*}; rest=$${pt#*:}; t=$${rest%%:*}; \

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/smi-adapter/smi-adapter/integration/conformance/linkerdjudge"
 	"github.com/smi-adapter/smi-adapter/integration/harness"
 )
@@ -41,6 +43,35 @@ func linkerdDestination(t testing.TB) *linkerdjudge.Destination {
 		t.Fatal(destinationErr)
 	}
 	return destination
+}
+
+// lazyDestination is the run's destination service, started by the first
+// GetProfile question rather than when a test is set up: under go test
+// -fuzz the coordinator sets the fuzz target up but never runs its body, so
+// only the worker that judges a world starts a control plane.
+type lazyDestination struct{}
+
+func (lazyDestination) start() (*linkerdjudge.Destination, error) {
+	destinationOnce.Do(func() { destination, destinationErr = linkerdjudge.StartDestination() })
+	return destination, destinationErr
+}
+
+// Apply implements linkerdjudge.ProfileSource.
+func (l lazyDestination) Apply(objs []*unstructured.Unstructured) (int64, error) {
+	d, err := l.start()
+	if err != nil {
+		return 0, err
+	}
+	return d.Apply(objs)
+}
+
+// GetProfile implements linkerdjudge.ProfileSource.
+func (l lazyDestination) GetProfile(gen int64, path, token string) (*harness.LinkerdProfile, error) {
+	d, err := l.start()
+	if err != nil {
+		return nil, err
+	}
+	return d.GetProfile(gen, path, token)
 }
 
 func TestMain(m *testing.M) {
