@@ -61,7 +61,7 @@ export SMI_ADAPTER_RE2 := $(RE2ORACLE)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 
-.PHONY: all build test test-unit bench fuzz fuzz-ci lint generate helm-files manifests goldens verify tools demo clean help
+.PHONY: all build test test-unit bench mutate fuzz fuzz-ci lint generate helm-files manifests goldens verify tools demo clean help
 
 all: build
 
@@ -86,6 +86,9 @@ bench: tools ## benchmarks (docs/benchmarks.txt, benchstat format); latency, lin
 	$(GO) test -run '^$$' -bench Latency -benchtime 1x -timeout 90m ./integration/perf
 	$(GO) test -run '^$$' -bench LinkerdSMIShape -benchtime 1x -timeout 60m ./integration/perf
 	$(GO) test -run '^$$' -bench Convergence -benchtime 1x -timeout 120m ./integration/perf
+
+mutate: tools ## plant each hand-written mutant (hack/mutate/mutants.yaml) and run the semantic judges on it; report in integration/conformance/reports/mutants.md
+	$(GO) run ./hack/mutate -mutants hack/mutate/mutants.yaml -o integration/conformance/reports/mutants.md
 
 # package:target:executions; go test -fuzz takes one target of one package at
 # a time. The executions are CI's budget (make fuzz-ci): about 15 s each on a

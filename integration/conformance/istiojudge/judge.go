@@ -163,6 +163,20 @@ func (j *Judge) Load(objs []runtime.Object) error {
 			if err := json.Unmarshal(b, &ap); err != nil {
 				return err
 			}
+			var whole struct {
+				Spec json.RawMessage `json:"spec"`
+			}
+			if err := json.Unmarshal(b, &whole); err != nil {
+				return err
+			}
+			dec := json.NewDecoder(bytes.NewReader(whole.Spec))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ap.Spec); err != nil {
+				return fmt.Errorf("AuthorizationPolicy: a field the judge does not read: %w", err)
+			}
+			if err := readable(ap); err != nil {
+				return fmt.Errorf("AuthorizationPolicy %s: %w", ap.Metadata.Namespace, err)
+			}
 			j.aps = append(j.aps, ap)
 		}
 	}
@@ -229,6 +243,33 @@ func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
 	return !anyAllow, nil
 }
 
+// readable refuses the values of an AuthorizationPolicy the judge does not
+// evaluate: actions other than ALLOW and DENY, conditions on anything but
+// request headers, wildcards in serviceAccounts (Istio matches those
+// exactly; principals take Istio's prefix/suffix patterns).
+func readable(ap authorizationPolicy) error {
+	switch ap.Spec.Action {
+	case "", "ALLOW", "DENY":
+	default:
+		return fmt.Errorf("action %q: the judge evaluates ALLOW and DENY only", ap.Spec.Action)
+	}
+	for i, rl := range ap.Spec.Rules {
+		for _, c := range rl.When {
+			if !strings.HasPrefix(c.Key, "request.headers[") || !strings.HasSuffix(c.Key, "]") {
+				return fmt.Errorf("rules[%d].when key %q: the judge evaluates request.headers[...] only", i, c.Key)
+			}
+		}
+		for _, f := range rl.From {
+			for _, sa := range f.Source.ServiceAccounts {
+				if strings.Contains(sa, "*") || strings.Count(sa, "/") != 1 {
+					return fmt.Errorf("rules[%d].from serviceAccounts %q: not <namespace>/<name>", i, sa)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func selects(ap authorizationPolicy, labels map[string]string) bool {
 	if ap.Spec.Selector == nil {
 		return true
@@ -274,9 +315,9 @@ func ruleMatches(rl rule, r conformance.AccessRequest, proto string, o istio.Opt
 			for _, s := range f.Source.ServiceAccounts {
 				ok = ok || s == ns+"/"+sa
 			}
-			for _, p := range f.Source.Principals {
-				ok = ok || p == td+"/ns/"+ns+"/sa/"+sa
-			}
+			// Principals are Istio string patterns: exact, "prefix*",
+			// "*suffix" or "*".
+			ok = ok || anyPattern(f.Source.Principals, td+"/ns/"+ns+"/sa/"+sa)
 		}
 		if !ok {
 			return false
