@@ -94,26 +94,13 @@ func TestForeignServiceProfileBlocksHTTPRouteSplit(t *testing.T) {
 	create(t, svc(ns, "web"), svc(ns, "web-v2"),
 		&specsv1alpha4.HTTPRouteGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "beta"},
 			Spec: specsv1alpha4.HTTPRouteGroupSpec{Matches: []specsv1alpha4.HTTPMatch{{Name: "b", PathRegex: "/beta"}}}})
-	foreign := &unstructured.Unstructured{}
-	foreign.SetGroupVersionKind(linkerd.ServiceProfileGVK)
-	foreign.SetNamespace(ns)
-	foreign.SetName(linkerd.ServiceProfileName("web", ns, "cluster.local"))
-	foreign.Object["spec"] = map[string]any{"routes": []any{map[string]any{"name": "x", "condition": map[string]any{"method": "GET"}}}}
+	foreign := foreignProfile(ns, "web")
 	create(t, foreign)
 	ts := &splitv1alpha4.TrafficSplit{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 		Spec: splitv1alpha4.TrafficSplitSpec{Service: "web", Matches: []splitv1alpha4.TrafficSplitMatch{{Kind: "HTTPRouteGroup", Name: "beta"}},
 			Backends: []splitv1alpha4.TrafficSplitBackend{{Service: "web-v2", Weight: 1}}}}
 	create(t, ts)
-	eventually(t, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
-			return err
-		}
-		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
-		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != kubesink.ReasonConflict {
-			return fmt.Errorf("programmed %+v", c)
-		}
-		return nil
-	})
+	eventually(t, func() error { return conflicted(ts) })
 	if _, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080"); err == nil {
 		t.Fatal("an HTTPRoute Linkerd would ignore was written")
 	}
@@ -124,6 +111,28 @@ func TestForeignServiceProfileBlocksHTTPRouteSplit(t *testing.T) {
 		_, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080")
 		return err
 	})
+}
+
+// foreignProfile is a ServiceProfile for svc that smi-adapter does not own.
+func foreignProfile(ns, svc string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(linkerd.ServiceProfileGVK)
+	u.SetNamespace(ns)
+	u.SetName(linkerd.ServiceProfileName(svc, ns, "cluster.local"))
+	u.Object["spec"] = map[string]any{"routes": []any{map[string]any{"name": "x", "condition": map[string]any{"method": "GET"}}}}
+	return u
+}
+
+// conflicted reads ts and says whether it reports Programmed=False/Conflict.
+func conflicted(ts *splitv1alpha4.TrafficSplit) error {
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+		return err
+	}
+	c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != kubesink.ReasonConflict {
+		return fmt.Errorf("programmed %+v", c)
+	}
+	return nil
 }
 
 // TestForeignServiceProfileAfterHTTPRouteSplit: the split's HTTPRoute is
@@ -144,19 +153,11 @@ func TestForeignServiceProfileAfterHTTPRouteSplit(t *testing.T) {
 		_, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080")
 		return err
 	})
-	foreign := &unstructured.Unstructured{}
-	foreign.SetGroupVersionKind(linkerd.ServiceProfileGVK)
-	foreign.SetNamespace(ns)
-	foreign.SetName(linkerd.ServiceProfileName("web", ns, "cluster.local"))
-	foreign.Object["spec"] = map[string]any{"routes": []any{map[string]any{"name": "x", "condition": map[string]any{"method": "GET"}}}}
+	foreign := foreignProfile(ns, "web")
 	create(t, foreign)
 	eventually(t, func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(ts), ts); err != nil {
+		if err := conflicted(ts); err != nil {
 			return err
-		}
-		c := meta.FindStatusCondition(ts.Status.Conditions, common.ConditionProgrammed)
-		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != kubesink.ReasonConflict {
-			return fmt.Errorf("programmed %+v", c)
 		}
 		if _, err := get(linkerd.HTTPRouteGVK, ns, "web-smi-split-8080"); err == nil {
 			return fmt.Errorf("the HTTPRoute Linkerd now ignores is still there")

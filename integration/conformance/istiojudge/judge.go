@@ -146,16 +146,8 @@ func (j *Judge) Load(objs []runtime.Object) error {
 			if err := json.Unmarshal(b, &vs); err != nil {
 				return err
 			}
-			var whole struct {
-				Spec json.RawMessage `json:"spec"`
-			}
-			if err := json.Unmarshal(b, &whole); err != nil {
-				return err
-			}
-			dec := json.NewDecoder(bytes.NewReader(whole.Spec))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&vs.Spec); err != nil {
-				return fmt.Errorf("VirtualService: a field the judge does not read: %w", err)
+			if err := strictSpec(b, &vs.Spec); err != nil {
+				return fmt.Errorf("VirtualService: %w", err)
 			}
 			j.vss = append(j.vss, vs)
 		case "AuthorizationPolicy":
@@ -163,16 +155,8 @@ func (j *Judge) Load(objs []runtime.Object) error {
 			if err := json.Unmarshal(b, &ap); err != nil {
 				return err
 			}
-			var whole struct {
-				Spec json.RawMessage `json:"spec"`
-			}
-			if err := json.Unmarshal(b, &whole); err != nil {
-				return err
-			}
-			dec := json.NewDecoder(bytes.NewReader(whole.Spec))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&ap.Spec); err != nil {
-				return fmt.Errorf("AuthorizationPolicy: a field the judge does not read: %w", err)
+			if err := strictSpec(b, &ap.Spec); err != nil {
+				return fmt.Errorf("AuthorizationPolicy: %w", err)
 			}
 			if err := readable(ap); err != nil {
 				return fmt.Errorf("AuthorizationPolicy %s: %w", ap.Metadata.Namespace, err)
@@ -241,6 +225,23 @@ func (j *Judge) Allowed(r conformance.AccessRequest) (bool, error) {
 		}
 	}
 	return !anyAllow, nil
+}
+
+// strictSpec decodes an object's spec into spec, refusing any field spec
+// does not hold: a field the judge does not read.
+func strictSpec(obj []byte, spec any) error {
+	var whole struct {
+		Spec json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(obj, &whole); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(whole.Spec))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(spec); err != nil {
+		return fmt.Errorf("a field the judge does not read: %w", err)
+	}
+	return nil
 }
 
 // readable refuses the values of an AuthorizationPolicy the judge does not
