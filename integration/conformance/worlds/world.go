@@ -56,7 +56,10 @@ type sample struct {
 
 // world is the generator's state; its objects are hub versions.
 type world struct {
-	r          *rand.Rand
+	r *rand.Rand
+	// late draws what the generator learned after its corpus was kept, so
+	// that a kept seed still grows the world it found.
+	late       *rand.Rand
 	namespaces []string
 	workloads  []workload
 	pods       map[string]*corev1.Pod // ns/sa
@@ -81,7 +84,7 @@ func (w *world) chance(p float64) bool { return w.r.Float64() < p }
 func meta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
 
 func newWorld(seed uint64) *world {
-	w := &world{r: rand.New(rand.NewPCG(seed, 24)), pods: map[string]*corev1.Pod{}, samples: map[string]sample{}}
+	w := &world{r: rand.New(rand.NewPCG(seed, 24)), late: rand.New(rand.NewPCG(seed, 2412)), pods: map[string]*corev1.Pod{}, samples: map[string]sample{}}
 	all := []string{"app", "shop", "team-b"}
 	w.namespaces = all[:1+w.r.IntN(len(all))]
 	accounts := []string{"api", "web", "db", "worker"}
@@ -321,6 +324,11 @@ func (w *world) addSplit() {
 			w.services = append(w.services, b)
 		}
 		ts.Spec.Backends = append(ts.Spec.Backends, splitv1alpha4.TrafficSplitBackend{Service: b.Name, Weight: w.weight()})
+	}
+	if w.late.IntN(8) == 0 { // a backend listed twice: SMI adds its weights
+		dup := ts.Spec.Backends[w.late.IntN(len(ts.Spec.Backends))]
+		dup.Weight = 1 + w.late.IntN(100)
+		ts.Spec.Backends = slices.Insert(ts.Spec.Backends, w.late.IntN(len(ts.Spec.Backends)+1), dup)
 	}
 	if w.chance(0.35) {
 		var groups []string
