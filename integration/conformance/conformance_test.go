@@ -356,14 +356,14 @@ A deny where SMI allows passes only as fail-closed with a diagnostic on the SMI 
 
 // mutantSurvivors says why each surviving mutant survived.
 const mutantSurvivors = `
-Survivors, none equivalent: normalize-weights-not-reduced-relative (a backend listed twice in one TrafficSplit keeps only its last weight) survives because no scenario and no generated world lists a backend twice; the generator must learn duplicate backends.
+No survivors. normalize-weights-not-reduced-relative (a backend listed twice in one TrafficSplit keeps only its last weight) survived until the generator learned to list a backend twice; generated worlds now kill it.
 `
 
 // generatedWorldsDoc describes the generated worlds and their budgets.
 const generatedWorldsDoc = `
 ## Generated worlds
 
-integration/conformance/worlds generates whole SMI worlds from a seed (namespaces with repeated account names; Services with several ports, appProtocols and opaque ports; pods with shared labels and consul-k8s annotations; overlapping TrafficTargets; route groups with regexes from a grammar with anchors after ` + "`.*`" + `, Unicode, counted repetition and flags; splits with zero weights, matches and backends lacking root ports; every lossless API version), then 4 edits or deletions, each state judged against a reference that reads the SMI objects themselves, not core's model.
+integration/conformance/worlds generates whole SMI worlds from a seed (namespaces with repeated account names; Services with several ports, appProtocols and opaque ports; pods with shared labels and consul-k8s annotations; overlapping TrafficTargets; route groups with regexes from a grammar with anchors after ` + "`.*`" + `, Unicode, counted repetition and flags; splits with zero weights, matches, backends listed twice and backends lacking root ports; every lossless API version), then 4 edits or deletions, each state judged against a reference that reads the SMI objects themselves, not core's model.
 
 | run | worlds (each 5 states) | judged by |
 |---|---|---|
